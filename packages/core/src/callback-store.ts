@@ -1,0 +1,173 @@
+import type { SessionStore, SessionSummary, StoredSession } from './contract.js'
+import { errors } from './errors.js'
+import { readRecord } from './record.js'
+
+type Callback<T = unknown> = (err?: unknown, value?: T) => void
+
+/**
+ * A store in the style of `express-session` and `@fastify/session`: `connect-redis`,
+ * `connect-mongo`, `@fastify/session`'s `MemoryStore` and the rest.
+ */
+export interface CallbackStore {
+  get (sid: string, callback: Callback): void
+  set (sid: string, session: unknown, callback: Callback): void
+  destroy (sid: string, callback: Callback): void
+}
+
+export interface CallbackStoreOptions {
+  /**
+   * How long (milliseconds) a user's revocation generation is kept after its last bump; keep it longer
+   * than any token lives.
+   * @default 2592000000 (30 days)
+   */
+  generationTtl?: number
+  /** The clock (epoch milliseconds), for tests. @default Date.now */
+  now?: () => number
+}
+
+interface Envelope {
+  /** What callback stores read their TTL from (`connect-redis` reads `cookie.expires`). */
+  cookie: { originalMaxAge: number, expires: string }
+  sessionkit?: unknown
+  index?: string[]
+  until?: number
+  generation?: number
+}
+
+const USER = 'sessionkit-user:'
+const TOKEN = 'sessionkit-jti:'
+const GENERATION = 'sessionkit-gen:'
+
+/**
+ * Serves an `express-session`-style callback store through sessionkit's store contract, so that the
+ * existing store ecosystem plugs in.
+ *
+ * What such a store cannot give: its `get` then `set` are two calls, so a conditional write is a
+ * read-compare-write that a concurrent writer can slip between (two requests that both change a
+ * session in the same few milliseconds may lose one change); the per-user index and the denylist are
+ * records in the same store, updated the same way; `touch` rewrites the record. Its latency is not
+ * bounded by the store, so the engine races every call against `storeTimeout`.
+ */
+export function callbackStore (store: CallbackStore, options: CallbackStoreOptions = {}): SessionStore {
+  if (store === null || typeof store !== 'object' ||
+    typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.destroy !== 'function') {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('store', 'must have get(sid, cb), set(sid, session, cb) and destroy(sid, cb)')
+  }
+  const { generationTtl = 30 * 86_400_000, now = Date.now } = options
+  if (!Number.isSafeInteger(generationTtl) || generationTtl <= 0) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('generationTtl', 'must be a positive integer (milliseconds)')
+  }
+
+  function call<T> (method: 'get' | 'set' | 'destroy', ...args: unknown[]): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const done: Callback<T> = (err, value) => { if (err) reject(err); else resolve(value as T) }
+      const fn = store[method] as (...rest: unknown[]) => unknown
+      const result = fn.call(store, ...args, done)
+      // stores that answer with a promise as well as the callback: a rejection must not go unhandled
+      if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).catch === 'function') {
+        (result as Promise<unknown>).catch(reject)
+      }
+    })
+  }
+  function envelope (ttl: number, body: Omit<Envelope, 'cookie'>): Envelope {
+    return structuredClone({ cookie: { originalMaxAge: ttl, expires: new Date(now() + ttl).toISOString() }, ...body })
+  }
+  async function read (sid: string): Promise<Envelope | null> {
+    const value = await call<Envelope | null | undefined>('get', sid)
+    if (value === null || value === undefined) return null
+    if (typeof value !== 'object' || value.cookie === null || typeof value.cookie !== 'object') {
+      throw new errors.FST_SESSIONKIT_CORRUPT_RECORD()
+    }
+    // not every callback store expires entries by itself (@fastify/session's MemoryStore does not)
+    if (Date.parse(value.cookie.expires) <= now()) {
+      await call('destroy', sid)
+      return null
+    }
+    // copied: a store that keeps objects by reference must not share them with callers
+    return structuredClone(value)
+  }
+  async function getRecord (sid: string): Promise<StoredSession | null> {
+    const value = await read(sid)
+    return value === null ? null : readRecord(value.sessionkit)
+  }
+  async function index (userId: string): Promise<string[]> {
+    return (await read(USER + userId))?.index ?? []
+  }
+  // read-compare-write made atomic within this process: one operation per key at a time
+  const queues = new Map<string, Promise<unknown>>()
+  function exclusive<T> (key: string, operation: () => Promise<T>): Promise<T> {
+    const previous = queues.get(key) ?? Promise.resolve()
+    const next = previous.then(operation, operation)
+    const settled = next.then(() => undefined, () => undefined)
+    queues.set(key, settled)
+    settled.then(() => { if (queues.get(key) === settled) queues.delete(key) })
+    return next
+  }
+
+  function updateIndex (userId: string, change: (ids: string[]) => string[]): Promise<void> {
+    return exclusive(USER + userId, async () => {
+      const ids = change(await index(userId))
+      if (ids.length === 0) await call('destroy', USER + userId)
+      else await call('set', USER + userId, envelope(generationTtl, { index: ids }))
+    })
+  }
+
+  return {
+    boundedLatency: false,
+    get: getRecord,
+    set: (id, record, expectedVersion, ttl) => exclusive(id, async () => {
+      const current = await getRecord(id)
+      if ((current?.version ?? 0) !== expectedVersion) return false
+      await call('set', id, envelope(ttl, { sessionkit: record }))
+      const before = current?.userId ?? null
+      if (before !== record.userId) {
+        if (before !== null) await updateIndex(before, (ids) => ids.filter((sid) => sid !== id))
+        if (record.userId !== null) await updateIndex(record.userId, (ids) => [...ids, id])
+      }
+      return true
+    }),
+    touch: (id, lastSeenAt, ttl) => exclusive(id, async () => {
+      const current = await getRecord(id)
+      if (current === null) return false
+      await call('set', id, envelope(ttl, { sessionkit: { ...current, lastSeenAt } }))
+      return true
+    }),
+    destroy: (id) => exclusive(id, async () => {
+      const current = await getRecord(id)
+      await call('destroy', id)
+      if (current !== null && current.userId !== null) await updateIndex(current.userId, (ids) => ids.filter((sid) => sid !== id))
+    }),
+    async listUserSessions (userId) {
+      const list: SessionSummary[] = []
+      for (const id of await index(userId)) {
+        const record = await getRecord(id)
+        if (record !== null) list.push({ id, createdAt: record.createdAt, lastSeenAt: record.lastSeenAt })
+      }
+      return list
+    },
+    async destroyUserSessions (userId, exceptId) {
+      let count = 0
+      for (const id of await index(userId)) {
+        if (id === exceptId) continue
+        if (await getRecord(id) !== null) count++
+        await call('destroy', id)
+      }
+      await updateIndex(userId, (ids) => ids.filter((sid) => sid === exceptId))
+      return count
+    },
+    async revokeToken (jti, ttl) {
+      await call('set', TOKEN + jti, envelope(ttl, { until: now() + ttl }))
+    },
+    async isTokenRevoked (jti) {
+      return await read(TOKEN + jti) !== null
+    },
+    async userGeneration (userId) {
+      return (await read(GENERATION + userId))?.generation ?? 0
+    },
+    bumpUserGeneration: (userId) => exclusive(GENERATION + userId, async () => {
+      const next = ((await read(GENERATION + userId))?.generation ?? 0) + 1
+      await call('set', GENERATION + userId, envelope(generationTtl, { generation: next }))
+      return next
+    })
+  }
+}

@@ -1,0 +1,196 @@
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+import type { StoredSession, Transport } from './contract.js'
+import { generateToken, isWellFormedCredential, sessionIdOf } from './credential.js'
+import { errors } from './errors.js'
+import type { ResolvedOptions } from './options.js'
+import { ServerSession, type SessionBackend } from './session.js'
+import { readRecord } from './record.js'
+
+/** How often a conditional write is retried against a newer version before giving up. */
+const WRITE_ATTEMPTS = 5
+
+/**
+ * The server-side engine: reads the credential through the transports, checks it, loads the record,
+ * and at the end of the request writes back only what changed, conditionally on the version it read.
+ */
+export class SessionEngine implements SessionBackend {
+  readonly options: ResolvedOptions
+  readonly idleTimeout: number
+  readonly absoluteTimeout: number
+  readonly #log: FastifyBaseLogger
+
+  constructor (options: ResolvedOptions, log: FastifyBaseLogger) {
+    this.options = options
+    this.idleTimeout = options.idleTimeout
+    this.absoluteTimeout = options.absoluteTimeout
+    this.#log = log
+  }
+
+  /** The session of a request, or a coded error (400 ambiguous, 401 invalid, 503 store). */
+  async load (request: FastifyRequest): Promise<ServerSession> {
+    const { transports } = this.options
+    let credential: string | undefined
+    let carrier: Transport | undefined
+    for (const transport of transports) {
+      const value = transport.read(request)
+      if (value === undefined) continue
+      if (credential !== undefined && value !== credential) throw new errors.FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL()
+      credential ??= value
+      carrier ??= transport
+    }
+    if (carrier === undefined) {
+      return new ServerSession(this, this.#issuer(request), null)
+    }
+    const verified = isWellFormedCredential(credential as string) ? this.options.ring.verify(credential as string) : null
+    if (verified !== null) {
+      const id = sessionIdOf(verified.token)
+      const record = await this.#live(id)
+      if (record !== null) {
+        const session = new ServerSession(this, carrier, { token: verified.token, id, record })
+        // signed by an older secret: handed back under the current one
+        session.issue = verified.stale
+        return session
+      }
+    }
+    if (carrier.onInvalid === 'reject') throw new errors.FST_SESSIONKIT_INVALID_CREDENTIAL()
+    const session = new ServerSession(this, carrier, null)
+    session.clearClient = true
+    return session
+  }
+
+  /** At the end of a request: save what changed, move the idle expiry, tell the client. */
+  async finish (request: FastifyRequest, reply: FastifyReply, session: ServerSession): Promise<void> {
+    if (session.closed) return
+    session.closed = true
+    if (!session.failed && reply.statusCode < 500) {
+      await this.persist(session)
+      await this.#touch(session)
+    }
+    if (session.issue && session.token !== null) {
+      session.transport.write(request, reply, this.options.ring.sign(session.token), session.expiresAt as number)
+    } else if (session.clearClient) {
+      session.transport.clear(request, reply)
+    }
+  }
+
+  /** Writes the session's changes: a new record, or a merge into the newest version. */
+  async persist (session: ServerSession): Promise<void> {
+    const changes = session.collectChanges()
+    const now = this.options.now()
+    let base = session.record
+    if (base === null) {
+      const data = session.current
+      if (Object.keys(data).length === 0) return
+      const token = generateToken()
+      const id = sessionIdOf(token)
+      const record: StoredSession = { version: 1, createdAt: now, lastSeenAt: now, userId: this.options.userIdOf(data), data }
+      // 256 random bits: a taken id means a broken random source, not bad luck
+      if (!await this.call(() => this.options.store.set(id, record, 0, this.idleTimeout))) {
+        throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
+      }
+      session.saved(token, id, record)
+      return
+    }
+    if (changes.size === 0) return
+    const id = session.id as string
+    for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
+      const data = attempt === 1 ? session.current : merge(base.data, changes)
+      const record: StoredSession = {
+        version: base.version + 1,
+        createdAt: base.createdAt,
+        lastSeenAt: now,
+        userId: this.options.userIdOf(data),
+        data
+      }
+      const expected = base.version
+      if (await this.call(() => this.options.store.set(id, record, expected, this.#ttl(record, now)))) {
+        session.saved(session.token as string, id, record)
+        return
+      }
+      const fresh = await this.#live(id)
+      if (fresh === null) {
+        // ended by a logout or regenerate meanwhile: writing it back would resurrect it
+        session.gone()
+        return
+      }
+      base = fresh
+    }
+    throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(WRITE_ATTEMPTS)
+  }
+
+  async destroyStored (id: string): Promise<void> {
+    await this.call(() => this.options.store.destroy(id))
+  }
+
+  /** The live record under `id`; an expired one is deleted on sight. */
+  async #live (id: string): Promise<StoredSession | null> {
+    const raw = await this.call(() => this.options.store.get(id))
+    if (raw === null) return null
+    const record = readRecord(raw)
+    const now = this.options.now()
+    if (now - record.lastSeenAt >= this.idleTimeout || now - record.createdAt >= this.absoluteTimeout) {
+      await this.destroyStored(id)
+      return null
+    }
+    return record
+  }
+
+  async #touch (session: ServerSession): Promise<void> {
+    const record = session.record
+    if (record === null) return
+    const now = this.options.now()
+    if (now - record.lastSeenAt < this.options.touchInterval) return
+    if (!this.options.rolling && !session.touchRequested) return
+    record.lastSeenAt = now
+    await this.call(() => this.options.store.touch(session.id as string, now, this.#ttl(record, now)))
+  }
+
+  /** Time to live: the sooner of the idle and the absolute expiry, at least 1 ms. */
+  #ttl (record: StoredSession, now: number): number {
+    return Math.max(1, Math.min(this.idleTimeout, record.createdAt + this.absoluteTimeout - now))
+  }
+
+  /** The transport a new session is issued through. */
+  #issuer (request: FastifyRequest): Transport {
+    const { transports } = this.options
+    for (const transport of transports) {
+      if (transport.claims?.(request) === true) return transport
+    }
+    return transports[0] as Transport
+  }
+
+  /** A store call: bounded in time, and any failure is one coded 503 that leaks nothing. */
+  async call<T> (operation: () => Promise<T>): Promise<T> {
+    const { storeTimeout } = this.options
+    try {
+      if (storeTimeout === null) return await operation()
+      return await withTimeout(operation(), storeTimeout)
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'FST_SESSIONKIT_CORRUPT_RECORD') throw err
+      this.#log.error({ err }, 'session store call failed')
+      throw new errors.FST_SESSIONKIT_STORE_UNAVAILABLE({ cause: err })
+    }
+  }
+}
+
+function merge (base: Record<string, unknown>, changes: Map<string, unknown>): Record<string, unknown> {
+  const data: Record<string, unknown> = { ...base }
+  for (const [key, value] of changes) {
+    if (value === undefined) delete data[key]
+    else data[key] = value
+  }
+  return data
+}
+
+function withTimeout<T> (promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`store call took more than ${ms} ms`)), ms)
+    promise.then((value) => {
+      clearTimeout(timer)
+      resolve(value)
+    }, (err: unknown) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+  })
+}

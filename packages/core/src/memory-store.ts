@@ -1,0 +1,209 @@
+import type { SessionStore, SessionSummary, StoredSession } from './contract.js'
+import { errors } from './errors.js'
+
+export interface MemoryStoreOptions {
+  /**
+   * The most sessions kept at once; past it the least recently active is evicted.
+   * @default 100000
+   */
+  maxEntries?: number
+  /**
+   * How often expired entries are swept (milliseconds), whether or not anyone reads them.
+   * @default 60000
+   */
+  sweepInterval?: number
+  /** The clock, for tests. @default Date.now */
+  now?: () => number
+}
+
+interface Entry {
+  /** The record serialised: what the store holds is isolated from every caller's objects. */
+  json: string
+  version: number
+  userId: string | null
+  createdAt: number
+  lastSeenAt: number
+  expiresAt: number
+}
+
+/**
+ * The embedded store: one process, nothing to run. Sessions, the per-user index and the revocation
+ * lists live in maps that sweep themselves; use `@sessionkit/redis` as soon as two processes must
+ * share sessions.
+ */
+export class MemoryStore implements SessionStore {
+  readonly boundedLatency: boolean = true
+  readonly #sessions = new Map<string, Entry>()
+  readonly #users = new Map<string, Set<string>>()
+  readonly #revoked = new Map<string, number>()
+  readonly #generations = new Map<string, number>()
+  readonly #maxEntries: number
+  readonly #now: () => number
+  #timer: NodeJS.Timeout | undefined
+
+  constructor (options: MemoryStoreOptions = {}) {
+    const { maxEntries = 100_000, sweepInterval = 60_000, now = Date.now } = options
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+      throw new errors.FST_SESSIONKIT_INVALID_OPTION('maxEntries', 'must be a positive integer')
+    }
+    if (!Number.isInteger(sweepInterval) || sweepInterval < 1) {
+      throw new errors.FST_SESSIONKIT_INVALID_OPTION('sweepInterval', 'must be a positive integer (milliseconds)')
+    }
+    if (typeof now !== 'function') {
+      throw new errors.FST_SESSIONKIT_INVALID_OPTION('now', 'must be a function returning epoch milliseconds')
+    }
+    this.#maxEntries = maxEntries
+    this.#now = now
+    this.#timer = setInterval(() => this.sweep(), sweepInterval).unref()
+  }
+
+  /** How many sessions are held, expired ones not yet swept included. */
+  get size (): number {
+    return this.#sessions.size
+  }
+
+  async get (id: string): Promise<StoredSession | null> {
+    const entry = this.#live(id)
+    if (entry === undefined) return null
+    return {
+      version: entry.version,
+      createdAt: entry.createdAt,
+      lastSeenAt: entry.lastSeenAt,
+      userId: entry.userId,
+      data: JSON.parse(entry.json)
+    }
+  }
+
+  async set (id: string, record: StoredSession, expectedVersion: number, ttl: number): Promise<boolean> {
+    const current = this.#live(id)
+    if ((current?.version ?? 0) !== expectedVersion) return false
+    if (current === undefined && this.#sessions.size >= this.#maxEntries) this.#evict()
+    const entry: Entry = {
+      json: JSON.stringify(record.data),
+      version: record.version,
+      userId: record.userId,
+      createdAt: record.createdAt,
+      lastSeenAt: record.lastSeenAt,
+      expiresAt: this.#now() + ttl
+    }
+    if (current !== undefined && current.userId !== entry.userId) this.#unindex(id, current.userId)
+    // re-inserted, so that map order is activity order and eviction takes the least recently active
+    this.#sessions.delete(id)
+    this.#sessions.set(id, entry)
+    this.#index(id, entry.userId)
+    return true
+  }
+
+  async touch (id: string, lastSeenAt: number, ttl: number): Promise<boolean> {
+    const entry = this.#live(id)
+    if (entry === undefined) return false
+    entry.lastSeenAt = lastSeenAt
+    entry.expiresAt = this.#now() + ttl
+    this.#sessions.delete(id)
+    this.#sessions.set(id, entry)
+    return true
+  }
+
+  async destroy (id: string): Promise<void> {
+    this.#remove(id)
+  }
+
+  async listUserSessions (userId: string): Promise<SessionSummary[]> {
+    const ids = this.#users.get(userId)
+    const list: SessionSummary[] = []
+    if (ids === undefined) return list
+    for (const id of [...ids]) {
+      const entry = this.#live(id)
+      if (entry !== undefined) list.push({ id, createdAt: entry.createdAt, lastSeenAt: entry.lastSeenAt })
+    }
+    return list
+  }
+
+  async destroyUserSessions (userId: string, exceptId?: string): Promise<number> {
+    const ids = this.#users.get(userId)
+    if (ids === undefined) return 0
+    let count = 0
+    for (const id of [...ids]) {
+      if (id === exceptId) continue
+      if (this.#live(id) !== undefined) count++
+      this.#remove(id)
+    }
+    return count
+  }
+
+  async revokeToken (jti: string, ttl: number): Promise<void> {
+    this.#revoked.set(jti, this.#now() + ttl)
+  }
+
+  async isTokenRevoked (jti: string): Promise<boolean> {
+    const until = this.#revoked.get(jti)
+    if (until === undefined) return false
+    if (until > this.#now()) return true
+    this.#revoked.delete(jti)
+    return false
+  }
+
+  async userGeneration (userId: string): Promise<number> {
+    return this.#generations.get(userId) ?? 0
+  }
+
+  async bumpUserGeneration (userId: string): Promise<number> {
+    const next = (this.#generations.get(userId) ?? 0) + 1
+    this.#generations.set(userId, next)
+    return next
+  }
+
+  /** Deletes every expired session and denylist entry, reading none of them. */
+  sweep (): void {
+    const now = this.#now()
+    for (const [id, entry] of this.#sessions) {
+      if (entry.expiresAt <= now) this.#remove(id)
+    }
+    for (const [jti, until] of this.#revoked) {
+      if (until <= now) this.#revoked.delete(jti)
+    }
+  }
+
+  /** Stops the sweep timer. The store keeps working; nothing is swept on a schedule any more. */
+  close (): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+
+  #live (id: string): Entry | undefined {
+    const entry = this.#sessions.get(id)
+    if (entry === undefined) return undefined
+    if (entry.expiresAt > this.#now()) return entry
+    this.#remove(id)
+    return undefined
+  }
+
+  #evict (): void {
+    // the first key in map order is the least recently written or touched
+    const oldest = this.#sessions.keys().next().value as string
+    this.#remove(oldest)
+  }
+
+  #remove (id: string): void {
+    const entry = this.#sessions.get(id)
+    if (entry === undefined) return
+    this.#sessions.delete(id)
+    this.#unindex(id, entry.userId)
+  }
+
+  #index (id: string, userId: string | null): void {
+    if (userId === null) return
+    let ids = this.#users.get(userId)
+    if (ids === undefined) {
+      ids = new Set()
+      this.#users.set(userId, ids)
+    }
+    ids.add(id)
+  }
+
+  #unindex (id: string, userId: string | null): void {
+    if (userId === null) return
+    const ids = this.#users.get(userId)
+    if (ids?.delete(id) === true && ids.size === 0) this.#users.delete(userId)
+  }
+}

@@ -1,0 +1,259 @@
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import assert from 'node:assert/strict'
+import Fastify from 'fastify'
+import type { Test } from 'tap'
+import type { SessionStore } from '../contract.js'
+import { generateToken, KeyRing } from '../credential.js'
+import { MemoryStore } from '../memory-store.js'
+import { ManualClock } from './clock.js'
+
+/** The engine options the suite registers a mechanism with. */
+export interface HarnessEngineOptions {
+  secret: string
+  store: SessionStore
+  now: () => number
+  idleTimeout: number
+  absoluteTimeout: number
+}
+
+/** How the session suite drives one mechanism. */
+export interface SessionHarness {
+  /** Registers the mechanism on `app` with these options (and anything else it needs). */
+  register (app: FastifyInstance, options: HarnessEngineOptions): PromiseLike<unknown> | void
+  /** The request, carrying `credential` in the mechanism's channel. */
+  attach (request: InjectOptions, credential: string): InjectOptions
+  /** The credential a response hands out: a string, `null` when it tells the client to forget, `undefined` when silent. */
+  credentialOf (response: LightMyRequestResponse): string | null | undefined
+  /** A credential of the right form and signature that names no session. @default a signed random token */
+  forge?: (options: HarnessEngineOptions) => string
+  /** The store the mechanism runs on. @default a MemoryStore on the suite's clock */
+  store?: (t: Test, now: () => number) => Promise<SessionStore> | SessionStore
+}
+
+const IDLE = 10 * 60_000
+const ABSOLUTE = 60 * 60_000
+const SECRET = 'conformance-secret-0123456789abcdef-0123456789'
+
+interface Setup {
+  app: FastifyInstance
+  clock: ManualClock
+  options: HarnessEngineOptions
+  gates: Map<string, { arrived: () => void, release: Promise<void>, open: () => void, ready: Promise<void> }>
+}
+
+/**
+ * The `request.session` contract as tests: every sessionkit mechanism runs it against itself. A
+ * mechanism that passes serves the same sessions as every other.
+ */
+export function sessionConformance (t: Test, harness: SessionHarness): void {
+  async function setup (t: Test): Promise<Setup> {
+    const clock = new ManualClock()
+    const store = harness.store === undefined ? new MemoryStore({ now: clock.now }) : await harness.store(t, clock.now)
+    if (store instanceof MemoryStore) t.teardown(() => store.close())
+    const options: HarnessEngineOptions = { secret: SECRET, store, now: clock.now, idleTimeout: IDLE, absoluteTimeout: ABSOLUTE }
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await harness.register(app, options)
+    const gates: Setup['gates'] = new Map()
+    function gate (name: string): NonNullable<ReturnType<typeof gates.get>> {
+      let entry = gates.get(name)
+      if (entry === undefined) {
+        let arrived!: () => void
+        let open!: () => void
+        const ready = new Promise<void>((resolve) => { arrived = resolve })
+        const release = new Promise<void>((resolve) => { open = resolve })
+        entry = { arrived, open, ready, release }
+        gates.set(name, entry)
+      }
+      return entry
+    }
+    app.get('/session', async (request) => ({
+      id: request.session.id,
+      isNew: request.session.isNew,
+      data: request.session.data()
+    }))
+    app.post<{ Body: Record<string, unknown> }>('/set', async (request) => {
+      for (const [key, value] of Object.entries(request.body)) request.session.set(key, value)
+      return { data: request.session.data(), isModified: request.session.isModified }
+    })
+    app.post<{ Body: { keep: string[] } }>('/regenerate', async (request) => {
+      await request.session.regenerate(request.body.keep)
+      request.session.set('regenerated', true)
+      return { data: request.session.data() }
+    })
+    app.post('/destroy', async (request) => {
+      await request.session.destroy()
+      return { destroyed: true }
+    })
+    app.post<{ Body: { userId: string } }>('/login', async (request) => {
+      await request.session.regenerate()
+      request.session.set('userId', request.body.userId)
+      return { userId: request.body.userId }
+    })
+    app.post<{ Body: { userId: string } }>('/revoke-user', async (request) => {
+      return { revoked: await app.sessionkit.revokeUserSessions(request.body.userId) }
+    })
+    app.post<{ Body: { gate: string, key: string, value?: unknown } }>('/gated-set', async (request) => {
+      const entry = gate(request.body.gate)
+      entry.arrived()
+      await entry.release
+      // no value: delete the key
+      request.session.set(request.body.key, request.body.value)
+      return { ok: true }
+    })
+    await app.ready()
+    return { app, clock, options, gates }
+  }
+
+  async function issue (app: FastifyInstance, body: Record<string, unknown>): Promise<string> {
+    const response = await app.inject({ method: 'POST', url: '/set', payload: body })
+    const issued = harness.credentialOf(response)
+    assert.equal(typeof issued, 'string', `a credential is issued (status ${response.statusCode})`)
+    return issued as string
+  }
+
+  async function read (app: FastifyInstance, credential: string): Promise<LightMyRequestResponse> {
+    return app.inject(harness.attach({ method: 'GET', url: '/session' }, credential))
+  }
+
+  async function isLive (app: FastifyInstance, credential: string): Promise<boolean> {
+    const response = await read(app, credential)
+    return response.statusCode === 200 && response.json().isNew === false
+  }
+
+  t.test('a new client gets an empty session and no credential until something is stored', async (t) => {
+    const { app } = await setup(t)
+    const response = await app.inject({ method: 'GET', url: '/session' })
+    t.equal(response.statusCode, 200)
+    t.same(response.json(), { id: null, isNew: true, data: {} })
+    t.equal(harness.credentialOf(response), undefined)
+  })
+
+  t.test('values set come back exactly', async (t) => {
+    const { app } = await setup(t)
+    const values = { zero: 0, empty: '', no: false, nothing: null, nested: { list: [1, { deep: 'yes' }] }, text: 'é😀' }
+    const credential = await issue(app, values)
+    const response = await read(app, credential)
+    t.equal(response.statusCode, 200)
+    const body = response.json()
+    t.equal(body.isNew, false)
+    t.match(body.id, /^[A-Za-z0-9_-]{43}$/)
+    t.not(credential.includes(body.id), true, 'the id is not the credential')
+    t.same(body.data, values)
+    t.equal(harness.credentialOf(response), undefined, 'a plain read issues nothing')
+  })
+
+  t.test('regenerate issues a new credential, keeps only the listed keys and kills the old one', async (t) => {
+    const { app } = await setup(t)
+    const before = await issue(app, { cart: ['book'], csrf: 'pre-login-secret' })
+    const response = await app.inject(harness.attach({ method: 'POST', url: '/regenerate', payload: { keep: ['cart'] } }, before))
+    t.equal(response.statusCode, 200)
+    const after = harness.credentialOf(response)
+    t.type(after, 'string')
+    t.not(after, before)
+    t.same(response.json().data, { cart: ['book'], regenerated: true })
+    t.equal(await isLive(app, before), false, 'the old credential is dead')
+    const now = await read(app, after as string)
+    t.same(now.json().data, { cart: ['book'], regenerated: true })
+  })
+
+  t.test('destroy clears the session and tells the client to forget it', async (t) => {
+    const { app } = await setup(t)
+    const credential = await issue(app, { userId: 'u-destroy' })
+    const response = await app.inject(harness.attach({ method: 'POST', url: '/destroy' }, credential))
+    t.equal(response.statusCode, 200)
+    t.equal(harness.credentialOf(response), null)
+    t.equal(await isLive(app, credential), false)
+  })
+
+  t.test('tampered, unknown, malformed, expired and revoked credentials get one same answer', async (t) => {
+    const { app, clock, options } = await setup(t)
+    const live = await issue(app, { n: 1 })
+    const tampered = live.slice(0, -10) + [...live.slice(-10)].reverse().join('')
+    const unknown = (harness.forge ?? forgeSigned)(options)
+    const malformed = 'not-a-credential'
+    const revoked = await issue(app, { n: 2 })
+    await app.inject(harness.attach({ method: 'POST', url: '/destroy' }, revoked))
+    const expired = await issue(app, { n: 3 })
+    clock.advance(IDLE + 1_000)
+    const answers = []
+    for (const [name, credential] of Object.entries({ tampered, unknown, malformed, revoked, expired })) {
+      const response = await read(app, credential)
+      const headers = { ...response.headers }
+      delete headers.date
+      answers.push({ name, status: response.statusCode, body: response.body, headers })
+    }
+    const first = answers[0] as (typeof answers)[number]
+    t.not(first.status, 500)
+    for (const answer of answers.slice(1)) {
+      t.same({ ...answer, name: first.name }, first, `${answer.name} answers as ${first.name}`)
+    }
+  })
+
+  t.test('idle and absolute timeouts are enforced from stored timestamps', async (t) => {
+    const { app, clock } = await setup(t)
+    const idle = await issue(app, { n: 1 })
+    clock.advance(IDLE - 1_000)
+    t.equal(await isLive(app, idle), true, 'inside the idle timeout')
+    clock.advance(IDLE - 1_000)
+    t.equal(await isLive(app, idle), true, 'activity moved the idle expiry')
+    clock.advance(IDLE + 1_000)
+    t.equal(await isLive(app, idle), false, 'idle timeout + 1 s')
+    const active = await issue(app, { n: 2 })
+    for (let elapsed = 0; elapsed < ABSOLUTE - IDLE / 2; elapsed += IDLE / 2) {
+      clock.advance(IDLE / 2)
+      t.equal(await isLive(app, active), true)
+    }
+    clock.advance(IDLE / 2)
+    t.equal(await isLive(app, active), false, 'activity every idle/2 still ends at the absolute timeout')
+  })
+
+  t.test('concurrent requests changing different keys both persist', async (t) => {
+    const { app, gates } = await setup(t)
+    const credential = await issue(app, { base: 1, doomed: true })
+    const changes = [{ gate: 'a', key: 'left', value: 'L' }, { gate: 'b', key: 'right', value: 'R' }, { gate: 'd', key: 'doomed' }]
+    const pending = changes.map((payload) => app.inject(harness.attach({ method: 'POST', url: '/gated-set', payload }, credential)))
+    for (const { gate } of changes) await waitFor(gates, gate)
+    for (const { gate } of changes) gates.get(gate)?.open()
+    const responses = await Promise.all(pending)
+    t.same(responses.map((r) => r.statusCode), [200, 200, 200])
+    t.same((await read(app, credential)).json().data, { base: 1, left: 'L', right: 'R' })
+  })
+
+  t.test('a request in flight during destroy cannot bring the session back', async (t) => {
+    const { app, gates } = await setup(t)
+    const credential = await issue(app, { userId: 'u-flight' })
+    const stale = app.inject(harness.attach({ method: 'POST', url: '/gated-set', payload: { gate: 'c', key: 'late', value: 1 } }, credential))
+    await waitFor(gates, 'c')
+    const destroyed = await app.inject(harness.attach({ method: 'POST', url: '/destroy' }, credential))
+    t.equal(destroyed.statusCode, 200)
+    gates.get('c')?.open()
+    const late = await stale
+    t.equal(late.statusCode, 200)
+    t.not(typeof harness.credentialOf(late), 'string', 'no credential handed out for the dead session')
+    t.equal(await isLive(app, credential), false, 'still dead')
+  })
+
+  t.test('user-wide revocation ends every session of that user only', async (t) => {
+    const { app } = await setup(t)
+    const login = async (userId: string): Promise<string> => {
+      const response = await app.inject({ method: 'POST', url: '/login', payload: { userId } })
+      return harness.credentialOf(response) as string
+    }
+    const [phone, laptop, other] = [await login('ann'), await login('ann'), await login('ben')]
+    const response = await app.inject({ method: 'POST', url: '/revoke-user', payload: { userId: 'ann' } })
+    t.same(response.json(), { revoked: 2 })
+    t.equal(await isLive(app, phone), false)
+    t.equal(await isLive(app, laptop), false)
+    t.equal(await isLive(app, other), true)
+  })
+}
+
+function forgeSigned (options: HarnessEngineOptions): string {
+  return new KeyRing(options.secret).sign(generateToken())
+}
+
+async function waitFor (gates: Setup['gates'], name: string): Promise<void> {
+  while (gates.get(name) === undefined) await new Promise((resolve) => setImmediate(resolve))
+  await gates.get(name)?.ready
+}

@@ -1,0 +1,161 @@
+import type { Test } from 'tap'
+import type { SessionStore, StoredSession } from '../contract.js'
+
+/** How the store suite reaches a store under test. */
+export interface StoreHarness {
+  /** A fresh, empty store (a new prefix, a new database...). Close it with `t.teardown`. */
+  create (t: Test): Promise<SessionStore> | SessionStore
+  /**
+   * Moves the store's clock, when it has an injectable one: the expiry cases run then. A store whose
+   * expiry is the server's own (Redis) leaves this out and gives `ttlOf` instead.
+   */
+  advance?: (ms: number) => void
+  /** The TTL (milliseconds) the store holds for a session id, or `null` when the key has none. */
+  ttlOf?: (store: SessionStore, id: string) => Promise<number | null>
+}
+
+let counter = 0
+/** A distinct well-formed session id (43 base64url characters). */
+function sid (): string {
+  counter++
+  return ('s' + counter.toString(36) + 'x'.repeat(43)).slice(0, 43)
+}
+
+function record (version: number, data: Record<string, unknown>, userId: string | null = null): StoredSession {
+  return { version, createdAt: 1_000, lastSeenAt: 2_000, userId, data }
+}
+
+const HOUR = 3_600_000
+
+/**
+ * The store contract as tests: every sessionkit store runs it against itself. It covers conditional
+ * writes, isolation from callers, touch, destroy, the per-user index, the denylist, user generations,
+ * TTLs, and not-found resolving `null` rather than failing.
+ */
+export function storeConformance (t: Test, harness: StoreHarness): void {
+  t.test('a missing session resolves null, not an error', async (t) => {
+    const store = await harness.create(t)
+    t.equal(await store.get(sid()), null)
+    t.equal(await store.touch(sid(), 5, HOUR), false)
+    await t.resolves(store.destroy(sid()))
+  })
+
+  t.test('writes are conditional on the version', async (t) => {
+    const store = await harness.create(t)
+    const id = sid()
+    t.equal(await store.set(id, record(1, { a: 1 }), 0, HOUR), true, 'create when absent')
+    t.equal(await store.set(id, record(1, { a: 2 }), 0, HOUR), false, 'a second create loses')
+    t.equal(await store.set(id, record(3, { a: 3 }), 2, HOUR), false, 'a wrong version loses')
+    t.equal(await store.set(id, record(2, { a: 4 }), 1, HOUR), true, 'the right version wins')
+    t.equal(await store.set(id, record(2, { a: 5 }), 1, HOUR), false, 'a stale version loses')
+    t.same(await store.get(id), record(2, { a: 4 }))
+  })
+
+  t.test('values come back exactly and are isolated from callers', async (t) => {
+    const store = await harness.create(t)
+    const id = sid()
+    const data = { zero: 0, empty: '', no: false, nothing: null, nested: { list: [1, 'two', { three: 3 }] }, text: 'é\u2028😀' }
+    const written = record(1, data)
+    await store.set(id, written, 0, HOUR)
+    data.nested.list.push(4)
+    written.userId = 'mallory'
+    const read = await store.get(id) as StoredSession
+    t.same(read, record(1, { zero: 0, empty: '', no: false, nothing: null, nested: { list: [1, 'two', { three: 3 }] }, text: 'é\u2028😀' }))
+    ;(read.data.nested as { list: unknown[] }).list.push(5)
+    t.same(((await store.get(id) as StoredSession).data.nested as { list: unknown[] }).list, [1, 'two', { three: 3 }])
+  })
+
+  t.test('touch moves lastSeenAt only', async (t) => {
+    const store = await harness.create(t)
+    const id = sid()
+    await store.set(id, record(1, { a: 1 }, 'u1'), 0, HOUR)
+    t.equal(await store.touch(id, 9_000, HOUR), true)
+    t.same(await store.get(id), { ...record(1, { a: 1 }, 'u1'), lastSeenAt: 9_000 })
+    t.same(await store.listUserSessions('u1'), [{ id, createdAt: 1_000, lastSeenAt: 9_000 }])
+  })
+
+  t.test('destroy deletes the session and its index entry', async (t) => {
+    const store = await harness.create(t)
+    const id = sid()
+    await store.set(id, record(1, { a: 1 }, 'u-destroy'), 0, HOUR)
+    await store.destroy(id)
+    t.equal(await store.get(id), null)
+    t.same(await store.listUserSessions('u-destroy'), [])
+    t.equal(await store.set(id, record(2, { a: 1 }), 1, HOUR), false, 'a write after destroy does not resurrect')
+  })
+
+  t.test('the per-user index follows writes', async (t) => {
+    const store = await harness.create(t)
+    const [a, b, c] = [sid(), sid(), sid()]
+    await store.set(a, record(1, {}, 'alice'), 0, HOUR)
+    await store.set(b, record(1, {}, 'alice'), 0, HOUR)
+    await store.set(c, record(1, {}, 'bob'), 0, HOUR)
+    const ids = (await store.listUserSessions('alice')).map((s) => s.id).sort()
+    t.same(ids, [a, b].sort())
+    await store.set(b, record(2, {}, 'bob'), 1, HOUR)
+    t.same((await store.listUserSessions('alice')).map((s) => s.id), [a], 'moved off alice')
+    t.same((await store.listUserSessions('bob')).map((s) => s.id).sort(), [b, c].sort(), 'onto bob')
+    await store.set(c, record(2, {}, null), 1, HOUR)
+    t.same((await store.listUserSessions('bob')).map((s) => s.id), [b], 'anonymous again')
+    t.same(await store.listUserSessions('nobody'), [])
+  })
+
+  t.test('revoking a user spares the excepted session and other users', async (t) => {
+    const store = await harness.create(t)
+    const [a, b, c, d] = [sid(), sid(), sid(), sid()]
+    for (const id of [a, b, c]) await store.set(id, record(1, {}, 'carol'), 0, HOUR)
+    await store.set(d, record(1, {}, 'dave'), 0, HOUR)
+    t.equal(await store.destroyUserSessions('carol', b), 2)
+    t.equal(await store.get(a), null)
+    t.not(await store.get(b), null)
+    t.equal(await store.get(c), null)
+    t.not(await store.get(d), null)
+    t.equal(await store.destroyUserSessions('carol'), 1)
+    t.same(await store.listUserSessions('carol'), [])
+    t.equal(await store.destroyUserSessions('nobody'), 0)
+  })
+
+  t.test('the token denylist and user generations', async (t) => {
+    const store = await harness.create(t)
+    t.equal(await store.isTokenRevoked('jti-1'), false)
+    await store.revokeToken('jti-1', HOUR)
+    t.equal(await store.isTokenRevoked('jti-1'), true)
+    t.equal(await store.isTokenRevoked('jti-2'), false)
+    t.equal(await store.userGeneration('erin'), 0)
+    t.equal(await store.bumpUserGeneration('erin'), 1)
+    t.equal(await store.bumpUserGeneration('erin'), 2)
+    t.equal(await store.userGeneration('erin'), 2)
+    t.equal(await store.userGeneration('frank'), 0)
+  })
+
+  const { advance, ttlOf } = harness
+  if (advance !== undefined) {
+    t.test('entries expire after their TTL', async (t) => {
+      const store = await harness.create(t)
+      const [a, b] = [sid(), sid()]
+      await store.set(a, record(1, {}, 'gina'), 0, 1_000)
+      await store.set(b, record(1, {}, 'gina'), 0, 1_000)
+      await store.revokeToken('jti-exp', 1_000)
+      advance(500)
+      t.equal(await store.touch(b, 1_500, 1_000), true, 'touch moves the TTL')
+      advance(500)
+      t.equal(await store.get(a), null, 'expired')
+      t.not(await store.get(b), null, 'touched, still live')
+      t.same((await store.listUserSessions('gina')).map((s) => s.id), [b])
+      t.equal(await store.isTokenRevoked('jti-exp'), false, 'a denylist entry ends with its TTL')
+      t.equal(await store.set(a, record(1, {}), 0, 1_000), true, 'an expired id counts as absent')
+    })
+  }
+  if (ttlOf !== undefined) {
+    t.test('every session key carries a TTL', async (t) => {
+      const store = await harness.create(t)
+      const id = sid()
+      await store.set(id, record(1, {}, 'hana'), 0, 5_000)
+      const first = await ttlOf(store, id)
+      t.ok(first !== null && first > 0 && first <= 5_000, `TTL after set: ${first}`)
+      await store.touch(id, 3_000, 9_000)
+      const second = await ttlOf(store, id)
+      t.ok(second !== null && second > 5_000 && second <= 9_000, `TTL after touch: ${second}`)
+    })
+  }
+}

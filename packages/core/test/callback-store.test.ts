@@ -1,0 +1,69 @@
+import t from 'tap'
+import { MemoryStore as FastifySessionMemoryStore } from '@fastify/session'
+import { callbackStore, type CallbackStore } from '@sessionkit/core'
+import { buildApp } from './fixtures/app.js'
+import { credentialOf } from './fixtures/transport.js'
+
+t.test('callbackStore validates what it wraps', async (t) => {
+  t.throws(() => callbackStore({ get () {} } as unknown as CallbackStore), {
+    code: 'FST_SESSIONKIT_INVALID_OPTION',
+    message: 'Invalid option "store": must have get(sid, cb), set(sid, session, cb) and destroy(sid, cb)'
+  })
+  t.throws(() => callbackStore(null as unknown as CallbackStore), { code: 'FST_SESSIONKIT_INVALID_OPTION' })
+  t.throws(() => callbackStore(new FastifySessionMemoryStore() as unknown as CallbackStore, { generationTtl: 0 }), {
+    code: 'FST_SESSIONKIT_INVALID_OPTION',
+    message: 'Invalid option "generationTtl": must be a positive integer (milliseconds)'
+  })
+})
+
+t.test('a store that also answers with a promise: its rejection becomes a 503, never unhandled', async (t) => {
+  // the shape of connect-redis 7+: async methods that take an optional callback
+  const failing = {
+    async get (_sid: string, callback?: (err?: unknown) => void) {
+      const err = new Error('Connection is closed.')
+      callback?.(err)
+      throw err
+    },
+    async set () { throw new Error('Connection is closed.') },
+    async destroy () { throw new Error('Connection is closed.') }
+  }
+  const { app } = await buildApp(t, { store: callbackStore(failing as unknown as CallbackStore), storeTimeout: 200 }, (app) => {
+    app.get('/read', async (request) => ({ data: request.session.data() }))
+    app.post('/set', async (request) => {
+      request.session.set('a', 1)
+      return { ok: true }
+    })
+  })
+  const unhandled: unknown[] = []
+  const listener = (err: unknown): void => { unhandled.push(err) }
+  process.on('unhandledRejection', listener)
+  t.teardown(() => process.off('unhandledRejection', listener))
+  const credential = 'A'.repeat(43) + '.' + 'B'.repeat(43)
+  const forged = await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
+  t.equal(forged.statusCode, 401, 'a credential with a bad signature never reaches the store')
+  const created = await app.inject({ method: 'POST', url: '/set' })
+  t.equal(created.statusCode, 503)
+  t.equal(created.json().code, 'FST_SESSIONKIT_STORE_UNAVAILABLE')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(unhandled, [])
+})
+
+t.test('a foreign value under a session key is a coded 503', async (t) => {
+  const sessions = new Map<string, unknown>()
+  const store = callbackStore(new FastifySessionMemoryStore(sessions as Map<string, never>) as unknown as CallbackStore)
+  const { app } = await buildApp(t, { store }, (app) => {
+    app.get('/read', async (request) => ({ data: request.session.data() }))
+    app.post('/set', async (request) => {
+      request.session.set('a', 1)
+      return { ok: true }
+    })
+  })
+  const credential = credentialOf(await app.inject({ method: 'POST', url: '/set' })) as string
+  const [id] = [...sessions.keys()]
+  for (const garbage of ['{', { cookie: null }, { cookie: { expires: '2999-01-01T00:00:00.000Z' }, sessionkit: 'x' }]) {
+    sessions.set(id as string, garbage)
+    const response = await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
+    t.equal(response.statusCode, 503)
+    t.equal(response.json().code, 'FST_SESSIONKIT_CORRUPT_RECORD')
+  }
+})

@@ -1,0 +1,34 @@
+import t from 'tap'
+import { KeyRing, isWellFormedCredential, CREDENTIAL_LENGTH } from '@sessionkit/core'
+import { generateToken, sessionIdOf } from '../src/credential.js'
+import { SECRET, OLD_SECRET } from './fixtures/transport.js'
+
+t.test('100,000 generated tokens are distinct and carry 256 bits', async (t) => {
+  const seen = new Set<string>()
+  for (let i = 0; i < 100_000; i++) seen.add(generateToken())
+  t.equal(seen.size, 100_000)
+  const sample = generateToken()
+  t.equal(Buffer.from(sample, 'base64url').length, 32)
+})
+
+t.test('credentials are signed by the first key and verified by any', async (t) => {
+  const current = new KeyRing([SECRET, OLD_SECRET])
+  const old = new KeyRing(OLD_SECRET)
+  const token = generateToken()
+  const fresh = current.sign(token)
+  t.equal(fresh.length, CREDENTIAL_LENGTH)
+  t.ok(isWellFormedCredential(fresh))
+  t.same(current.verify(fresh), { token, stale: false })
+  t.same(current.verify(old.sign(token)), { token, stale: true }, 'an older key verifies and asks for re-issue')
+  t.equal(new KeyRing(SECRET).verify(old.sign(token)), null, 'a retired key fails')
+  t.equal(current.verify(fresh.slice(0, -1) + (fresh.endsWith('A') ? 'B' : 'A')), null, 'a tampered signature fails')
+  t.not(sessionIdOf(token), token)
+  t.match(sessionIdOf(token), /^[A-Za-z0-9_-]{43}$/)
+})
+
+t.test('only one shape of credential is well-formed', async (t) => {
+  const good = new KeyRing(SECRET).sign(generateToken())
+  for (const bad of ['', good + 'A', good.slice(1), good.replace('.', '-'), good.replace(/^./, '*'), 'a'.repeat(1000), good.replace(/.$/, '\n')]) {
+    t.equal(isWellFormedCredential(bad), false, JSON.stringify(bad.slice(0, 20)))
+  }
+})

@@ -1,0 +1,357 @@
+import t from 'tap'
+import Fastify from 'fastify'
+import { sessionkit, MemoryStore, KeyRing, type StoredSession } from '@sessionkit/core'
+import { ManualClock } from '@sessionkit/core/testing'
+import { buildApp } from './fixtures/app.js'
+import { testTransport, credentialOf, SECRET, OLD_SECRET } from './fixtures/transport.js'
+
+function routes (app: import('fastify').FastifyInstance): void {
+  app.get('/read', async (request) => ({ data: request.session.data(), isNew: request.session.isNew }))
+  app.post<{ Body: Record<string, unknown> }>('/set', async (request) => {
+    for (const [key, value] of Object.entries(request.body ?? { n: 1 })) request.session.set(key, value)
+    return { ok: true }
+  })
+}
+
+t.test('a session that holds nothing is never stored', async (t) => {
+  const { app, store } = await buildApp(t, {}, (app) => {
+    routes(app)
+    app.post('/set-and-delete', async (request) => {
+      request.session.set('x', 1)
+      request.session.delete('x')
+      return { ok: true }
+    })
+  })
+  for (let i = 0; i < 5; i++) await app.inject({ method: 'GET', url: '/read' })
+  const response = await app.inject({ method: 'POST', url: '/set-and-delete' })
+  t.equal(credentialOf(response), undefined)
+  t.equal(store.size, 0)
+})
+
+t.test('50 parallel first requests give 50 distinct sessions', async (t) => {
+  const { app, store } = await buildApp(t, {}, routes)
+  const responses = await Promise.all(Array.from({ length: 50 }, () => app.inject({ method: 'POST', url: '/set', payload: { n: 1 } })))
+  const credentials = new Set(responses.map((response) => credentialOf(response)))
+  t.equal(credentials.size, 50)
+  t.equal(store.size, 50)
+})
+
+t.test('a route with config.session false runs no session hook', async (t) => {
+  let gets = 0
+  const { app } = await buildApp(t, {}, (app) => {
+    routes(app)
+    app.get('/health', { config: { session: false } }, async (request) => ({ session: request.session }))
+  })
+  const credential = credentialOf(await app.inject({ method: 'POST', url: '/set' })) as string
+  const store = app.sessionkit.store as MemoryStore
+  const get = store.get.bind(store)
+  store.get = async (id) => { gets++; return get(id) }
+  const response = await app.inject({ method: 'GET', url: '/health', headers: { 'x-test-session': credential } })
+  t.same(response.json(), { session: null })
+  t.equal(gets, 0)
+  t.equal(credentialOf(response), undefined)
+})
+
+t.test('a request with no credential costs no store call', async (t) => {
+  let calls = 0
+  const { app } = await buildApp(t, {}, routes)
+  const store = app.sessionkit.store as MemoryStore
+  for (const method of ['get', 'set', 'touch', 'destroy'] as const) {
+    const original = (store[method] as (...args: unknown[]) => Promise<unknown>).bind(store)
+    ;(store as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => { calls++; return original(...args) }
+  }
+  await app.inject({ method: 'GET', url: '/read' })
+  t.equal(calls, 0)
+})
+
+t.test('key rotation: older secrets verify and are re-issued; retired ones fail', async (t) => {
+  const clock = new ManualClock()
+  const store = new MemoryStore({ now: clock.now })
+  t.teardown(() => store.close())
+  async function app (secret: string | string[]): Promise<import('fastify').FastifyInstance> {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(sessionkit, { secret, store, now: clock.now, transports: [testTransport()] })
+    routes(app)
+    return app
+  }
+  const before = await app(OLD_SECRET)
+  const old = credentialOf(await before.inject({ method: 'POST', url: '/set', payload: { kept: 'yes' } })) as string
+  const rotated = await app([SECRET, OLD_SECRET])
+  const response = await rotated.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': old } })
+  t.same(response.json(), { data: { kept: 'yes' }, isNew: false })
+  const reissued = credentialOf(response) as string
+  t.type(reissued, 'string')
+  t.not(reissued, old)
+  t.equal(reissued.slice(0, 43), old.slice(0, 43), 'same session, new signature')
+  t.same(new KeyRing(SECRET).verify(reissued)?.stale, false)
+  const again = await rotated.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': reissued } })
+  t.equal(credentialOf(again), undefined, 'a current credential is not re-issued')
+  const retired = await app(SECRET)
+  const refused = await retired.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': old } })
+  t.equal(refused.statusCode, 401)
+  t.equal(refused.json().code, 'FST_SESSIONKIT_INVALID_CREDENTIAL')
+})
+
+t.test('ordered transports: agreeing credentials pass, disagreeing ones are 400', async (t) => {
+  const transports = [testTransport(), testTransport({ header: 'x-other' })]
+  const { app } = await buildApp(t, { transports }, routes)
+  const first = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { who: 'first' } })) as string
+  const second = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { who: 'second' } })) as string
+  const agree = await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': first, 'x-other': first } })
+  t.same(agree.json(), { data: { who: 'first' }, isNew: false })
+  const viaSecond = await app.inject({ method: 'GET', url: '/read', headers: { 'x-other': second } })
+  t.same(viaSecond.json(), { data: { who: 'second' }, isNew: false })
+  const disagree = await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': first, 'x-other': second } })
+  t.equal(disagree.statusCode, 400)
+  t.equal(disagree.json().code, 'FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL')
+  const claimed = await app.inject({ method: 'POST', url: '/set', headers: { 'x-other': '' } })
+  t.type(credentialOf(claimed, 'x-other'), 'string', 'issued through the transport that claims the request')
+  t.equal(credentialOf(claimed), undefined)
+})
+
+t.test('a handler that throws after changing the session: 500, nothing written', async (t) => {
+  const { app, store } = await buildApp(t, {}, (app) => {
+    routes(app)
+    app.post('/throw', async (request) => {
+      request.session.set('half', 'written')
+      throw new Error('boom')
+    })
+    app.post('/reply-500', async (request, reply) => {
+      request.session.set('half', 'written')
+      return reply.code(500).send({ error: 'handled' })
+    })
+  })
+  const thrown = await app.inject({ method: 'POST', url: '/throw' })
+  t.equal(thrown.statusCode, 500)
+  t.equal(credentialOf(thrown), undefined)
+  t.equal(store.size, 0)
+  const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })) as string
+  await app.inject({ method: 'POST', url: '/throw', headers: { 'x-test-session': credential } })
+  await app.inject({ method: 'POST', url: '/reply-500', headers: { 'x-test-session': credential } })
+  const read = await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
+  t.same(read.json().data, { a: 1 })
+})
+
+class FailingStore extends MemoryStore {
+  failing = false
+  hanging = false
+  garbage: unknown = undefined
+  override async get (id: string): Promise<StoredSession | null> {
+    if (this.garbage !== undefined) return this.garbage as StoredSession
+    await this.#gate()
+    return super.get(id)
+  }
+
+  override async set (id: string, record: StoredSession, expected: number, ttl: number): Promise<boolean> {
+    await this.#gate()
+    return super.set(id, record, expected, ttl)
+  }
+
+  async #gate (): Promise<void> {
+    if (this.hanging) await new Promise(() => {})
+    if (this.failing) throw new Error('ECONNREFUSED 10.0.0.7:6379 password=hunter2')
+  }
+}
+
+t.test('a failing store is a coded 503 that leaks nothing and overwrites no credential', async (t) => {
+  const clock = new ManualClock()
+  const store = new FailingStore({ now: clock.now })
+  t.teardown(() => store.close())
+  const logs: string[] = []
+  const app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => logs.push(line) } } })
+  t.teardown(() => app.close())
+  await app.register(sessionkit, { secret: SECRET, store, now: clock.now, transports: [testTransport({ onInvalid: 'anonymous' })] })
+  routes(app)
+  const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })) as string
+  store.failing = true
+  for (const request of [{ method: 'GET' as const, url: '/read', headers: { 'x-test-session': credential } }, { method: 'POST' as const, url: '/set', payload: { b: 2 } }]) {
+    const response = await app.inject(request)
+    t.equal(response.statusCode, 503)
+    t.same(response.json(), { statusCode: 503, code: 'FST_SESSIONKIT_STORE_UNAVAILABLE', error: 'Service Unavailable', message: 'Session store is unavailable' })
+    t.equal(credentialOf(response), undefined, 'the client keeps its credential')
+    t.notMatch(response.body, /ECONNREFUSED|hunter2|10\.0\.0\.7/)
+  }
+  t.notMatch(logs.join(''), new RegExp(credential.replace(/[.-]/g, '\\$&')), 'the credential is in no log line')
+  store.failing = false
+  const recovered = await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
+  t.same(recovered.json(), { data: { a: 1 }, isNew: false }, 'recovers without a restart')
+})
+
+t.test('a store that hangs gives 503 after storeTimeout, unless it bounds its own latency', async (t) => {
+  class UnboundedStore extends FailingStore {
+    override readonly boundedLatency = false
+  }
+  const store = new UnboundedStore()
+  t.teardown(() => store.close())
+  const { app } = await buildApp(t, { store, storeTimeout: 50 }, routes)
+  const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })) as string
+  store.hanging = true
+  const response = await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
+  t.equal(response.statusCode, 503)
+  t.equal(response.json().code, 'FST_SESSIONKIT_STORE_UNAVAILABLE')
+})
+
+t.test('a store that answers garbage is a coded 503', async (t) => {
+  const store = new FailingStore()
+  t.teardown(() => store.close())
+  const { app } = await buildApp(t, { store }, routes)
+  const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })) as string
+  for (const garbage of ['{', 42, { version: 0 }, { version: 1, createdAt: 1, lastSeenAt: 1, userId: 7, data: {} }, { version: 1, createdAt: 1, lastSeenAt: 1, userId: null, data: [] }]) {
+    store.garbage = garbage
+    const response = await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
+    t.equal(response.statusCode, 503, JSON.stringify(garbage))
+    t.equal(response.json().code, 'FST_SESSIONKIT_CORRUPT_RECORD')
+  }
+})
+
+t.test('a write that keeps conflicting gives up with a coded 409', async (t) => {
+  class ContendedStore extends MemoryStore {
+    contended = false
+    override async set (id: string, record: StoredSession, expected: number, ttl: number): Promise<boolean> {
+      if (!this.contended) return super.set(id, record, expected, ttl)
+      // another writer always got there first
+      const current = await super.get(id) as StoredSession
+      await super.set(id, { ...current, version: current.version + 1 }, current.version, ttl)
+      return false
+    }
+  }
+  const clock = new ManualClock()
+  const store = new ContendedStore({ now: clock.now })
+  t.teardown(() => store.close())
+  const { app } = await buildApp(t, { store, now: clock.now }, routes)
+  const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })) as string
+  store.contended = true
+  const response = await app.inject({ method: 'POST', url: '/set', payload: { b: 2 }, headers: { 'x-test-session': credential } })
+  t.equal(response.statusCode, 409)
+  t.same(response.json(), { statusCode: 409, code: 'FST_SESSIONKIT_WRITE_CONFLICT', error: 'Conflict', message: 'Session could not be saved after 5 attempts because of concurrent changes' })
+  const taken = new MemoryStore()
+  t.teardown(() => taken.close())
+  taken.set = async () => false
+  const { app: second } = await buildApp(t, { store: taken }, routes)
+  const first = await second.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+  t.equal(first.statusCode, 409)
+  t.equal(first.json().message, 'Session could not be saved after 1 attempts because of concurrent changes')
+})
+
+t.test('touch is throttled, follows rolling, and never rewrites data', async (t) => {
+  for (const rolling of [true, false]) {
+    const { app, clock, store } = await buildApp(t, { rolling, idleTimeout: 100_000, touchInterval: 10_000 }, (app) => {
+      routes(app)
+      app.post('/touch', async (request) => {
+        request.session.touch()
+        return { expiresAt: request.session.expiresAt }
+      })
+    })
+    const touches: number[] = []
+    const touch = store.touch.bind(store)
+    store.touch = async (id, lastSeenAt, ttl) => { touches.push(lastSeenAt); return touch(id, lastSeenAt, ttl) }
+    const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })) as string
+    const headers = { 'x-test-session': credential }
+    const start = clock.now()
+    clock.advance(5_000)
+    await app.inject({ method: 'GET', url: '/read', headers })
+    t.same(touches, [], 'inside the interval: no touch')
+    clock.advance(6_000)
+    await app.inject({ method: 'GET', url: '/read', headers })
+    t.same(touches, rolling ? [start + 11_000] : [], `a read past the interval touches only when rolling (${rolling})`)
+    clock.advance(11_000)
+    const touched = await app.inject({ method: 'POST', url: '/touch', headers })
+    t.equal(touches.at(-1), start + 22_000, 'touch() touches')
+    t.equal(touched.json().expiresAt, (rolling ? start + 11_000 : start) + 100_000, 'expiresAt reflects the record as loaded')
+    t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data, { a: 1 })
+  }
+})
+
+t.test('save() writes mid-request; the session closes once the response is sent', async (t) => {
+  let late: unknown
+  const { app, store } = await buildApp(t, {}, (app) => {
+    app.post('/save', async (request) => {
+      request.session.set('step', 1)
+      await request.session.save()
+      const size = store.size
+      request.session.set('step', 2)
+      return { size, id: request.session.id }
+    })
+    app.addHook('onResponse', async (request) => {
+      if (request.url !== '/save') return
+      try { request.session.set('late', true) } catch (err) { late = err }
+    })
+    routes(app)
+  })
+  const response = await app.inject({ method: 'POST', url: '/save' })
+  t.equal(response.json().size, 1)
+  t.match(response.json().id, /^[A-Za-z0-9_-]{43}$/)
+  const read = await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credentialOf(response) as string } })
+  t.same(read.json().data, { step: 2 })
+  t.match(late, { code: 'FST_SESSIONKIT_SESSION_CLOSED', message: 'Session can no longer be changed: set() after the response was sent' })
+})
+
+t.test('the user-wide API lists, revokes one, and revokes all but one', async (t) => {
+  const { app, store } = await buildApp(t, {}, (app) => {
+    app.post<{ Body: { user: string } }>('/login', async (request) => {
+      await request.session.regenerate()
+      request.session.set('userId', request.body.user)
+      return { ok: true }
+    })
+    app.get('/id', async (request) => ({ id: request.session.id }))
+  })
+  const login = async (user: string): Promise<string> => credentialOf(await app.inject({ method: 'POST', url: '/login', payload: { user } })) as string
+  const ann = [await login('ann'), await login('ann'), await login('ann')]
+  const ids = await Promise.all(ann.map(async (credential) => (await app.inject({ method: 'GET', url: '/id', headers: { 'x-test-session': credential } })).json().id))
+  const list = await app.sessionkit.listUserSessions('ann')
+  t.same(list.map((s) => s.id).sort(), [...ids].sort())
+  t.equal(await app.sessionkit.revokeUserSession('bob', ids[0]), false, 'not bob\'s')
+  t.equal(await app.sessionkit.revokeUserSession('ann', 'not an id'), false)
+  t.equal(await app.sessionkit.revokeUserSession('ann', ids[0]), true)
+  t.equal(await app.sessionkit.revokeUserSessions('ann', { except: ids[2] }), 1)
+  t.same((await app.sessionkit.listUserSessions('ann')).map((s) => s.id), [ids[2]])
+  t.equal(await store.userGeneration('ann'), 1, 'the generation moved, for token sessions')
+  t.equal(await app.sessionkit.revokeUserSessions('ann'), 1)
+  t.same(await app.sessionkit.listUserSessions('ann'), [])
+})
+
+t.test('a record the store kept past its time is refused and deleted by the engine', async (t) => {
+  class LaggyStore extends MemoryStore {
+    // expiry that lags, as with clock skew between app and store
+    override async set (id: string, record: StoredSession, expected: number, ttl: number): Promise<boolean> {
+      return super.set(id, record, expected, ttl * 10)
+    }
+  }
+  const clock = new ManualClock()
+  const store = new LaggyStore({ now: clock.now })
+  t.teardown(() => store.close())
+  const { app } = await buildApp(t, { store, now: clock.now, idleTimeout: 60_000 }, routes)
+  const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })) as string
+  clock.advance(61_000)
+  t.equal(store.size, 1)
+  const response = await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
+  t.equal(response.statusCode, 401)
+  t.equal(store.size, 0, 'the entry is deleted')
+})
+
+t.test('an unbounded store that fails is a 503 too', async (t) => {
+  class BrokenStore extends MemoryStore {
+    override readonly boundedLatency = false
+    override async get (): Promise<StoredSession | null> { throw new Error('socket hang up') }
+  }
+  const store = new BrokenStore()
+  t.teardown(() => store.close())
+  const { app } = await buildApp(t, { store }, routes)
+  const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })) as string
+  const response = await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
+  t.equal(response.statusCode, 503)
+})
+
+t.test('route hooks of the user are kept, before the session ones', async (t) => {
+  const seen: string[] = []
+  const { app } = await buildApp(t, {}, (app) => {
+    app.get('/one', { onRequest: async (request) => { seen.push(`one:${request.session === null}`) } }, async (request) => ({ isNew: request.session.isNew }))
+    app.get('/many', { onRequest: [async (request) => { seen.push(`many:${request.session === null}`) }] }, async (request) => ({ isNew: request.session.isNew }))
+  })
+  t.same((await app.inject('/one')).json(), { isNew: true })
+  const many = await app.inject('/many')
+  t.same(many.json(), { isNew: true })
+  t.equal(many.headers['access-control-expose-headers'], 'x-test-session', 'the transport\'s setup ran')
+  t.same(seen, ['one:true', 'many:true'])
+})

@@ -1,0 +1,56 @@
+import { expect, test } from 'tstyche'
+import Fastify from 'fastify'
+import { sessionkit, MemoryStore, type Session, type SessionkitOptions, type SessionSummary } from '@sessionkit/core'
+
+declare module '@sessionkit/core' {
+  interface SessionData {
+    userId: string
+    cart: { items: string[] }
+  }
+}
+
+declare const session: Session
+
+test('declared keys are typed on get and set', () => {
+  expect(session.get('userId')).type.toBe<string | undefined>()
+  expect(session.get('cart')).type.toBe<{ items: string[] } | undefined>()
+  expect(session.set).type.toBeCallableWith('userId', 'u1')
+  expect(session.set).type.toBeCallableWith('userId', undefined)
+  expect(session.set).type.not.toBeCallableWith('userId', 42)
+  expect(session.set).type.not.toBeCallableWith('cart', { items: [1] })
+})
+
+test('other keys stay usable, typed unknown', () => {
+  expect(session.get('flash')).type.toBe<unknown>()
+  expect(session.set).type.toBeCallableWith('passport', { user: 'u1' })
+})
+
+test('the lifecycle is async and typed', () => {
+  expect(session.regenerate()).type.toBe<Promise<void>>()
+  expect(session.regenerate).type.toBeCallableWith(['cart'])
+  expect(session.regenerate).type.not.toBeCallableWith('cart')
+  expect(session.destroy()).type.toBe<Promise<void>>()
+  expect(session.save()).type.toBe<Promise<void>>()
+  expect(session.touch()).type.toBe<void>()
+  expect(session.id).type.toBe<string | null>()
+  expect(session.expiresAt).type.toBe<number | null>()
+})
+
+test('request.session and fastify.sessionkit are declared once, by core', () => {
+  const app = Fastify()
+  app.get('/', async (request) => {
+    expect(request.session).type.toBe<Session>()
+    return null
+  })
+  expect(app.sessionkit.listUserSessions('u1')).type.toBe<Promise<SessionSummary[]>>()
+  expect(app.sessionkit.revokeUserSessions).type.toBeCallableWith('u1', { except: 'id' })
+  expect(app.get).type.toBeCallableWith('/health', { config: { session: false } }, async () => null)
+})
+
+test('options are typed', () => {
+  const app = Fastify()
+  expect(app.register).type.toBeCallableWith(sessionkit, { secret: 'x'.repeat(32), transports: [], store: new MemoryStore() })
+  expect<SessionkitOptions>().type.not.toBeAssignableFrom({ secret: 42, transports: [] })
+  expect<SessionkitOptions>().type.not.toBeAssignableFrom({ secret: 'x'.repeat(32) })
+  expect<SessionkitOptions>().type.not.toBeAssignableFrom({ secret: 'x'.repeat(32), transports: [], idleTimeout: '30m' })
+})
