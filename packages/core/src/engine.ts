@@ -67,7 +67,7 @@ export class SessionEngine implements SessionBackend {
       await this.#touch(session)
     }
     if (session.issue && session.token !== null) {
-      session.transport.write(request, reply, this.options.ring.sign(session.token), session.expiresAt as number)
+      session.transport.write(request, reply, this.sign(session.token), session.expiresAt as number)
     } else if (session.clearClient) {
       session.transport.clear(request, reply)
     }
@@ -116,6 +116,10 @@ export class SessionEngine implements SessionBackend {
       base = fresh
     }
     throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(WRITE_ATTEMPTS)
+  }
+
+  sign (token: string): string {
+    return this.options.ring.sign(token)
   }
 
   async destroyStored (id: string): Promise<void> {

@@ -7,6 +7,7 @@ export interface SessionBackend {
   readonly idleTimeout: number
   readonly absoluteTimeout: number
   destroyStored (id: string): Promise<void>
+  sign (token: string): string
   persist (session: ServerSession): Promise<void>
 }
 
@@ -65,6 +66,11 @@ export class ServerSession implements Session {
     const record = this.record
     if (record === null) return null
     return Math.min(record.lastSeenAt + this.backend.idleTimeout, record.createdAt + this.backend.absoluteTimeout)
+  }
+
+  /** The signed credential of a saved session; `null` before the first save. */
+  credential (): string | null {
+    return this.token === null ? null : this.backend.sign(this.token)
   }
 
   /** The working data, this request's changes applied. */
@@ -190,4 +196,12 @@ export class ServerSession implements Session {
   #assertOpen (what: string): void {
     if (this.closed) throw new errors.FST_SESSIONKIT_SESSION_CLOSED(`${what}() after the response was sent`)
   }
+}
+
+/**
+ * The credential of a saved server-side session, for transports that hand it out themselves (the
+ * query transport builds links with it); `null` for a session not yet saved or not server-side.
+ */
+export function sessionCredential (session: Session | null): string | null {
+  return session instanceof ServerSession ? session.credential() : null
 }

@@ -1,6 +1,6 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import { sessionkit, MemoryStore, KeyRing, type StoredSession } from '@sessionkit/core'
+import { sessionkit, sessionCredential, MemoryStore, KeyRing, type StoredSession } from '@sessionkit/core'
 import { ManualClock } from '@sessionkit/core/testing'
 import { buildApp } from './fixtures/app.js'
 import { testTransport, credentialOf, SECRET, OLD_SECRET } from './fixtures/transport.js'
@@ -354,4 +354,17 @@ t.test('route hooks of the user are kept, before the session ones', async (t) =>
   t.same(many.json(), { isNew: true })
   t.equal(many.headers['access-control-expose-headers'], 'x-test-session', 'the transport\'s setup ran')
   t.same(seen, ['one:true', 'many:true'])
+})
+
+t.test('sessionCredential hands transports the signed credential of a saved session', async (t) => {
+  const { app } = await buildApp(t, {}, (app) => {
+    app.post('/credential', async (request) => {
+      const before = sessionCredential(request.session)
+      request.session.set('a', 1)
+      await request.session.save()
+      return { before, after: sessionCredential(request.session), none: sessionCredential(null) }
+    })
+  })
+  const response = await app.inject({ method: 'POST', url: '/credential' })
+  t.same(response.json(), { before: null, after: credentialOf(response), none: null })
 })

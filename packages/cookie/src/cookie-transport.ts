@@ -1,0 +1,147 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { CREDENTIAL_LENGTH, errors as coreErrors, type Transport } from '@sessionkit/core'
+import { errors } from './errors.js'
+import { csrfGuard, type CsrfOptions } from './csrf.js'
+
+/** Where and how the session cookie is set. */
+export interface CookieAttributes {
+  /** @default '/' */
+  path?: string
+  /** Sent only when configured: without it the cookie stays on this exact host. @default undefined */
+  domain?: string
+  /**
+   * `'auto'`: `Secure` when the request came over HTTPS (`request.protocol`, which honours
+   * Fastify's `trustProxy`). `true` always, `false` never (local development only).
+   * @default 'auto'
+   */
+  secure?: boolean | 'auto'
+  /** @default 'lax' */
+  sameSite?: 'lax' | 'strict' | 'none'
+  /** CHIPS: a cookie partitioned by top-level site. Requires `secure` and `sameSite: 'none'`. @default false */
+  partitioned?: boolean
+  /**
+   * The cookie's lifetime in milliseconds. Unset: a browser-session cookie. The server-side idle
+   * and absolute timeouts apply either way.
+   * @default undefined
+   */
+  maxAge?: number
+}
+
+/** Options of the cookie transport. */
+export interface CookieTransportOptions {
+  /** The cookie name. Generic on purpose: it says nothing about the framework. @default 'sid' */
+  cookieName?: string
+  /**
+   * Prefix the name with `__Host-`: the browser then only accepts it with `Secure`, `Path=/` and no
+   * `Domain`, so no subdomain can plant or overwrite it. Forces `secure: true`.
+   * @default false
+   */
+  hostPrefix?: boolean
+  /** Cookie attributes. */
+  cookie?: CookieAttributes
+  /** The CSRF guard on unsafe methods. `false` turns it off (for APIs with their own protection). */
+  csrf?: CsrfOptions | false
+}
+
+const NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/** Browsers drop a cookie whose name, value and attributes exceed this. */
+export const MAX_COOKIE_BYTES = 4096
+
+interface CookieReply {
+  setCookie (name: string, value: string, options: Record<string, unknown>): unknown
+}
+
+/** The credential in an HttpOnly cookie. Invalid credentials start a new anonymous session. */
+export function cookieTransport (options: CookieTransportOptions = {}): Transport {
+  const { cookieName = 'sid', hostPrefix = false, cookie = {}, csrf = {} } = options
+  if (typeof cookieName !== 'string' || !NAME.test(cookieName)) {
+    throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('cookieName', 'must be a cookie name token (letters, digits, !#$%&\'*+-.^_`|~)')
+  }
+  const { path = '/', domain, sameSite = 'lax', partitioned = false, maxAge } = cookie
+  const secure = hostPrefix ? true : cookie.secure ?? 'auto'
+  if (typeof path !== 'string' || !path.startsWith('/') || /[;\s]/.test(path)) {
+    throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('cookie.path', 'must start with "/" and contain no ";" or whitespace')
+  }
+  if (domain !== undefined && (typeof domain !== 'string' || !/^\.?[A-Za-z0-9.-]+$/.test(domain))) {
+    throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('cookie.domain', 'must be a host name')
+  }
+  if (secure !== true && secure !== false && secure !== 'auto') {
+    throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('cookie.secure', 'must be true, false or "auto"')
+  }
+  if (sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none') {
+    throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('cookie.sameSite', 'must be "lax", "strict" or "none"')
+  }
+  if (sameSite === 'none' && secure !== true) {
+    throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('cookie.sameSite', '"none" requires secure: true')
+  }
+  if (partitioned !== false && (partitioned !== true || secure !== true || sameSite !== 'none')) {
+    throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('cookie.partitioned', 'must be a boolean, and true requires secure: true and sameSite: "none"')
+  }
+  if (maxAge !== undefined && (!Number.isSafeInteger(maxAge) || maxAge <= 0)) {
+    throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('cookie.maxAge', 'must be a positive integer (milliseconds)')
+  }
+  if (hostPrefix && (domain !== undefined || path !== '/')) {
+    throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('hostPrefix', 'a __Host- cookie must have path "/" and no domain')
+  }
+  const guard = csrf === false ? null : csrfGuard(csrf)
+  const name = hostPrefix ? '__Host-' + cookieName : cookieName
+  const attributes = {
+    path,
+    domain,
+    httpOnly: true,
+    sameSite,
+    partitioned: partitioned || undefined,
+    maxAge: maxAge === undefined ? undefined : Math.floor(maxAge / 1000)
+  }
+  let serialize: (name: string, value: string, options: Record<string, unknown>) => string
+
+  function options$ (request: FastifyRequest): Record<string, unknown> {
+    return { ...attributes, secure: secure === 'auto' ? request.protocol === 'https' : secure }
+  }
+
+  return {
+    name: 'cookie',
+    onInvalid: 'anonymous',
+    setup (fastify: FastifyInstance) {
+      if (!fastify.hasReplyDecorator('setCookie')) {
+        throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('transports', 'the cookie transport needs @fastify/cookie registered first')
+      }
+      serialize = fastify.serializeCookie
+      const longest = serialize(name, 'x'.repeat(CREDENTIAL_LENGTH), { ...attributes, secure: true, expires: new Date(Date.UTC(9999, 11, 31)) })
+      // the longest Set-Cookie this transport can send, refused before any is sent
+      if (Buffer.byteLength(longest) > MAX_COOKIE_BYTES) throw new errors.FST_SESSIONKIT_COOKIE_TOO_LARGE(Buffer.byteLength(longest))
+      if (guard !== null) fastify.addHook('onRequest', guard)
+    },
+    read (request: FastifyRequest) {
+      return readCookie(request.headers.cookie, name)
+    },
+    write (request: FastifyRequest, reply: FastifyReply, credential: string) {
+      (reply as unknown as CookieReply).setCookie(name, credential, options$(request))
+    },
+    clear (request: FastifyRequest, reply: FastifyReply) {
+      // the same name, path and domain, so that the browser replaces the cookie it holds
+      (reply as unknown as CookieReply).setCookie(name, '', { ...options$(request), maxAge: 0, expires: new Date(0) })
+    }
+  }
+}
+
+/**
+ * The value of cookie `name` in a Cookie header. Two cookies of that name (a subdomain planting
+ * one, say) are refused rather than resolved by guessing.
+ */
+export function readCookie (header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined
+  let found: string | undefined
+  let start = 0
+  while (start < header.length) {
+    let end = header.indexOf(';', start)
+    if (end === -1) end = header.length
+    const eq = header.indexOf('=', start)
+    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) {
+      if (found !== undefined) throw new coreErrors.FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL()
+      found = header.slice(eq + 1, end).trim()
+    }
+    start = end + 1
+  }
+  return found
+}

@@ -1,0 +1,39 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { errors as coreErrors } from '@sessionkit/core'
+import { errors } from './errors.js'
+
+/** The CSRF guard of cookie sessions. */
+export interface CsrfOptions {
+  /**
+   * Origins besides the app's own that may send state-changing requests, as
+   * `scheme://host[:port]`.
+   * @default []
+   */
+  allowedOrigins?: readonly string[]
+}
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
+const ORIGIN = /^https?:\/\/[^/?#\s]+$/
+
+/**
+ * Refuses unsafe methods that a browser says come from another site: `Sec-Fetch-Site: cross-site`,
+ * or an `Origin` that is neither the app's own nor allowed. Requests with neither header (curl,
+ * server-to-server) pass: they carry no ambient browser cookie.
+ */
+export function csrfGuard (options: CsrfOptions): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  const { allowedOrigins = [] } = options
+  if (!Array.isArray(allowedOrigins) || !allowedOrigins.every((origin) => typeof origin === 'string' && ORIGIN.test(origin))) {
+    throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('csrf.allowedOrigins', 'must list origins as "scheme://host[:port]"')
+  }
+  const allowed = new Set(allowedOrigins.map((origin) => origin.toLowerCase()))
+  return async function refuseCrossSite (request: FastifyRequest): Promise<void> {
+    if (SAFE.has(request.method) || request.routeOptions.config?.session === false) return
+    const site = request.headers['sec-fetch-site']
+    if (site === 'cross-site') throw new errors.FST_SESSIONKIT_CROSS_SITE_REQUEST()
+    const origin = request.headers.origin
+    if (origin === undefined) return
+    const own = `${request.protocol}://${request.host}`.toLowerCase()
+    const lower = origin.toLowerCase()
+    if (lower !== own && !allowed.has(lower)) throw new errors.FST_SESSIONKIT_CROSS_SITE_REQUEST()
+  }
+}

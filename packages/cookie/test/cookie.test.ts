@@ -1,0 +1,197 @@
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import fastifyCookie from '@fastify/cookie'
+import { request as httpRequest } from 'node:http'
+import { KeyRing, MemoryStore, sessionkit } from '@sessionkit/core'
+import { ManualClock } from '@sessionkit/core/testing'
+import { sessionkitCookie, cookieTransport, readCookie, type CookieSessionOptions } from '@sessionkit/cookie'
+import { cookieOf, SECRET } from './fixtures/harness.js'
+
+const OTHER = 'another-secret-entirely-0123456789abcdefghij'
+
+async function build (t: Test, options: Partial<CookieSessionOptions> = {}, fastifyOptions = {}): Promise<{ app: FastifyInstance, store: MemoryStore, clock: ManualClock }> {
+  const clock = new ManualClock()
+  const store = new MemoryStore({ now: clock.now })
+  t.teardown(() => store.close())
+  const app = Fastify(fastifyOptions)
+  t.teardown(() => app.close())
+  await app.register(sessionkitCookie, { secret: SECRET, store, now: clock.now, ...options })
+  app.post('/visits', async (request) => {
+    const visits = (request.session.get('visits') as number | undefined ?? 0) + 1
+    request.session.set('visits', visits)
+    return { visits }
+  })
+  app.get('/me', async (request, reply) => {
+    const visits = request.session.get('visits')
+    return visits === undefined ? reply.code(401).send({ error: 'no session' }) : { visits }
+  })
+  app.post('/logout', async (request, reply) => {
+    await request.session.destroy()
+    return reply.code(204).send()
+  })
+  app.post('/webhook', { config: { session: false } }, async () => ({ ok: true }))
+  await app.ready()
+  return { app, store, clock }
+}
+
+t.test('the default cookie: sid, HttpOnly, SameSite=Lax, Path=/, no Domain, Secure only over HTTPS', async (t) => {
+  const { app } = await build(t, {}, { trustProxy: true })
+  const plain = await app.inject({ method: 'POST', url: '/visits' })
+  const header = String(plain.headers['set-cookie'])
+  t.match(header, /^sid=[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax$/)
+  const proxied = await app.inject({ method: 'POST', url: '/visits', headers: { 'x-forwarded-proto': 'https' } })
+  t.match(String(proxied.headers['set-cookie']), /; Secure/)
+})
+
+t.test('cookie attributes and the __Host- prefix', async (t) => {
+  const { app } = await build(t, { hostPrefix: true, cookie: { maxAge: 3_600_000, sameSite: 'strict' } })
+  const response = await app.inject({ method: 'POST', url: '/visits' })
+  t.match(String(response.headers['set-cookie']), /^__Host-sid=[^;]+; Max-Age=3600; Path=\/; HttpOnly; Secure; SameSite=Strict$/)
+  const { app: other } = await build(t, { cookie: { domain: 'example.test', secure: true, sameSite: 'none', partitioned: true } })
+  const partitioned = await other.inject({ method: 'POST', url: '/visits' })
+  t.match(String(partitioned.headers['set-cookie']), /Domain=example\.test; Path=\/; HttpOnly; Secure; Partitioned; SameSite=None/)
+})
+
+t.test('a credential signed by another secret: no session, the store is never asked, a fresh one is issued', async (t) => {
+  const { app, store } = await build(t)
+  let asked = 0
+  const get = store.get.bind(store)
+  store.get = async (id) => { asked++; return get(id) }
+  const foreign = new KeyRing(OTHER).sign('A'.repeat(43))
+  const me = await app.inject({ method: 'GET', url: '/me', headers: { cookie: `sid=${foreign}` } })
+  t.equal(me.statusCode, 401)
+  t.equal(cookieOf(me), null, 'told to forget the foreign cookie')
+  const visit = await app.inject({ method: 'POST', url: '/visits', headers: { cookie: `sid=${foreign}` } })
+  t.same(visit.json(), { visits: 1 })
+  const fresh = cookieOf(visit)
+  t.type(fresh, 'string')
+  t.not(fresh, foreign)
+  t.equal(asked, 0)
+})
+
+t.test('rotation: an older secret is accepted and re-signed; a retired one is not', async (t) => {
+  const clock = new ManualClock()
+  const store = new MemoryStore({ now: clock.now })
+  t.teardown(() => store.close())
+  const make = async (secret: string | string[]): Promise<FastifyInstance> => {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(sessionkitCookie, { secret, store, now: clock.now })
+    app.post('/visits', async (request) => {
+      request.session.set('visits', (request.session.get('visits') as number | undefined ?? 0) + 1)
+      return { visits: request.session.get('visits') }
+    })
+    return app
+  }
+  const old = cookieOf(await (await make(OTHER)).inject({ method: 'POST', url: '/visits' })) as string
+  const rotated = await (await make([SECRET, OTHER])).inject({ method: 'POST', url: '/visits', headers: { cookie: `sid=${old}` } })
+  t.same(rotated.json(), { visits: 2 })
+  const resigned = cookieOf(rotated) as string
+  t.not(resigned, old)
+  t.equal(resigned.slice(0, 43), old.slice(0, 43))
+  const retired = await (await make(SECRET)).inject({ method: 'POST', url: '/visits', headers: { cookie: `sid=${old}` } })
+  t.same(retired.json(), { visits: 1 }, 'a new session, not the old one')
+})
+
+t.test('logout clears with the same name and attributes and a past expiry; the old cookie is then dead', async (t) => {
+  const { app } = await build(t, { cookie: { domain: 'example.test', path: '/' } })
+  const credential = cookieOf(await app.inject({ method: 'POST', url: '/visits' })) as string
+  const logout = await app.inject({ method: 'POST', url: '/logout', headers: { cookie: `sid=${credential}` } })
+  t.equal(logout.statusCode, 204)
+  t.equal(String(logout.headers['set-cookie']), 'sid=; Max-Age=0; Domain=example.test; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax')
+  const replay = await app.inject({ method: 'GET', url: '/me', headers: { cookie: `sid=${credential}` } })
+  t.equal(replay.statusCode, 401)
+})
+
+t.test('two cookies of the session name: 400, never a guess', async (t) => {
+  const { app } = await build(t)
+  const credential = cookieOf(await app.inject({ method: 'POST', url: '/visits' })) as string
+  const response = await app.inject({ method: 'GET', url: '/me', headers: { cookie: `sid=${credential}; theme=dark; sid=${credential}` } })
+  t.equal(response.statusCode, 400)
+  t.equal(response.json().code, 'FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL')
+  t.equal(readCookie('a=1; sidx=2;  sid = 3 ;b', 'sid'), '3')
+  t.equal(readCookie('a=1;flag;b=2', 'sid'), undefined)
+})
+
+t.test('the CSRF guard refuses cross-site unsafe requests', async (t) => {
+  const { app } = await build(t, { csrf: { allowedOrigins: ['https://partner.test'] } })
+  const cases: Array<[string, Record<string, string>, number]> = [
+    ['POST from evil.test', { origin: 'https://evil.test' }, 403],
+    ['POST with Sec-Fetch-Site cross-site', { 'sec-fetch-site': 'cross-site' }, 403],
+    ['POST from a null origin', { origin: 'null' }, 403],
+    ['POST from the app itself', { origin: 'http://localhost:80' }, 200],
+    ['POST from an allowed origin', { origin: 'https://partner.test' }, 200],
+    ['POST same-site', { 'sec-fetch-site': 'same-origin', origin: 'http://localhost:80' }, 200],
+    ['POST with neither header', {}, 200]
+  ]
+  for (const [name, headers, status] of cases) {
+    const response = await app.inject({ method: 'POST', url: '/visits', headers: { host: 'localhost:80', ...headers } })
+    t.equal(response.statusCode, status, name)
+    if (status === 403) {
+      t.same(response.json(), { statusCode: 403, code: 'FST_SESSIONKIT_CROSS_SITE_REQUEST', error: 'Forbidden', message: 'Cross-site request refused' })
+      t.equal(response.headers['set-cookie'], undefined)
+    }
+  }
+  const get = await app.inject({ method: 'GET', url: '/me', headers: { origin: 'https://evil.test' } })
+  t.equal(get.statusCode, 401, 'safe methods are not guarded')
+  const optOut = await app.inject({ method: 'POST', url: '/webhook', headers: { origin: 'https://evil.test' } })
+  t.equal(optOut.statusCode, 200, 'a route without sessions is not guarded')
+  const { app: off } = await build(t, { csrf: false })
+  const unguarded = await off.inject({ method: 'POST', url: '/visits', headers: { origin: 'https://evil.test' } })
+  t.equal(unguarded.statusCode, 200, 'csrf: false turns it off')
+})
+
+t.test('a 17 KB Cookie header over a real socket: 431 from Node, process alive', async (t) => {
+  const { app } = await build(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method: 'GET', path: '/me', headers: { cookie: 'sid=' + 'a'.repeat(17 * 1024) } }, (res) => {
+      res.resume()
+      resolve(res.statusCode as number)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+  t.equal(status, 431)
+  const after = await fetch(`http://127.0.0.1:${port}/me`)
+  t.equal(after.status, 401, 'still serving')
+})
+
+t.test('options are validated at registration', async (t) => {
+  const cases: Array<[Partial<CookieSessionOptions>, string, string]> = [
+    [{ cookieName: 'bad name' }, 'FST_SESSIONKIT_INVALID_OPTION', 'Invalid option "cookieName": must be a cookie name token (letters, digits, !#$%&\'*+-.^_`|~)'],
+    [{ cookie: { path: 'nope' } }, 'FST_SESSIONKIT_INVALID_OPTION', 'Invalid option "cookie.path": must start with "/" and contain no ";" or whitespace'],
+    [{ cookie: { domain: 'a;b' } }, 'FST_SESSIONKIT_INVALID_OPTION', 'Invalid option "cookie.domain": must be a host name'],
+    [{ cookie: { secure: 'yes' as unknown as boolean } }, 'FST_SESSIONKIT_INVALID_OPTION', 'Invalid option "cookie.secure": must be true, false or "auto"'],
+    [{ cookie: { sameSite: 'loose' as 'lax' } }, 'FST_SESSIONKIT_INVALID_OPTION', 'Invalid option "cookie.sameSite": must be "lax", "strict" or "none"'],
+    [{ cookie: { sameSite: 'none' } }, 'FST_SESSIONKIT_INVALID_OPTION', 'Invalid option "cookie.sameSite": "none" requires secure: true'],
+    [{ cookie: { partitioned: true } }, 'FST_SESSIONKIT_INVALID_OPTION', 'Invalid option "cookie.partitioned": must be a boolean, and true requires secure: true and sameSite: "none"'],
+    [{ cookie: { maxAge: -1 } }, 'FST_SESSIONKIT_INVALID_OPTION', 'Invalid option "cookie.maxAge": must be a positive integer (milliseconds)'],
+    [{ hostPrefix: true, cookie: { domain: 'example.test' } }, 'FST_SESSIONKIT_INVALID_OPTION', 'Invalid option "hostPrefix": a __Host- cookie must have path "/" and no domain'],
+    [{ csrf: { allowedOrigins: ['evil.test'] } }, 'FST_SESSIONKIT_INVALID_OPTION', 'Invalid option "csrf.allowedOrigins": must list origins as "scheme://host[:port]"'],
+    [{ cookie: { path: '/' + 'p'.repeat(4000) } }, 'FST_SESSIONKIT_COOKIE_TOO_LARGE', 'The session cookie would be 4170 bytes; browsers drop cookies over 4096'],
+    [{ secret: 'short' }, 'FST_SESSIONKIT_INVALID_OPTION', 'Invalid option "secret": secret #0 has 5 bytes; at least 32 are required']
+  ]
+  for (const [options, code, message] of cases) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    app.register(sessionkitCookie, { secret: SECRET, ...options })
+    const err = await app.ready().then(() => null, (err: unknown) => err)
+    t.match(err, { code, message }, message)
+  }
+})
+
+t.test('composed through core, the cookie transport needs @fastify/cookie first', async (t) => {
+  const bare = Fastify()
+  t.teardown(() => bare.close())
+  bare.register(sessionkit, { secret: SECRET, transports: [cookieTransport()] })
+  const err = await bare.ready().then(() => null, (err: unknown) => err)
+  t.match(err, { code: 'FST_SESSIONKIT_INVALID_OPTION', message: 'Invalid option "transports": the cookie transport needs @fastify/cookie registered first' })
+  const ok = Fastify()
+  t.teardown(() => ok.close())
+  await ok.register(fastifyCookie)
+  await ok.register(sessionkit, { secret: SECRET, transports: [cookieTransport()] })
+  await ok.ready()
+  t.ok(ok.hasRequestDecorator('session'), 'registered')
+})

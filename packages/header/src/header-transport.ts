@@ -1,0 +1,72 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { errors, type Transport } from '@sessionkit/core'
+
+/** Options of the header transport. */
+export interface HeaderTransportOptions {
+  /**
+   * The request header that carries the credential, and the response header that hands out a new
+   * or rotated one (empty on logout).
+   * @default 'x-session-id'
+   */
+  header?: string
+  /**
+   * Add the header to `Access-Control-Expose-Headers`, so that browser code on another allowed
+   * origin can read it.
+   * @default true
+   */
+  exposeHeader?: boolean
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const RESERVED = new Set(['cookie', 'authorization', 'host', 'set-cookie', 'content-length', 'content-type'])
+
+/**
+ * Reads the `Access-Control-Expose-Headers` a reply already has and adds `name` once.
+ */
+export function exposeHeader (reply: FastifyReply, name: string): void {
+  const current = reply.getHeader('access-control-expose-headers')
+  if (current === undefined) {
+    reply.header('access-control-expose-headers', name)
+    return
+  }
+  const list = String(current).split(',').map((item) => item.trim().toLowerCase())
+  if (!list.includes(name)) reply.header('access-control-expose-headers', `${String(current)}, ${name}`)
+}
+
+/**
+ * The credential in a custom request header, handed out in the same response header. Anything but
+ * one well-formed credential (a repeated header, which Node joins with a comma; whitespace; control
+ * characters; non-ASCII; the wrong length) is a 401 before any store call.
+ */
+export function headerTransport (options: HeaderTransportOptions = {}): Transport {
+  const { header = 'x-session-id', exposeHeader: expose = true } = options
+  if (typeof header !== 'string' || !TOKEN.test(header) || RESERVED.has(header.toLowerCase())) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('header', 'must be a header name token other than cookie, authorization, host and content headers')
+  }
+  if (typeof expose !== 'boolean') {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('exposeHeader', 'must be a boolean')
+  }
+  const name = header.toLowerCase()
+  function send (reply: FastifyReply, value: string): void {
+    reply.header(name, value)
+    if (expose) exposeHeader(reply, name)
+  }
+  return {
+    name: 'header',
+    onInvalid: 'reject',
+    read (request: FastifyRequest) {
+      const value = request.headers[name] as string | undefined
+      // sent empty: no credential yet, and this client wants one in this header
+      return value === '' ? undefined : value
+    },
+    claims (request: FastifyRequest) {
+      return request.headers[name] !== undefined
+    },
+    write (_request: FastifyRequest, reply: FastifyReply, credential: string) {
+      send(reply, credential)
+    },
+    clear (_request: FastifyRequest, reply: FastifyReply) {
+      send(reply, '')
+    }
+  }
+}

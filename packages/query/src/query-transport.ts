@@ -1,0 +1,129 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { errors as coreErrors, sessionCredential, type Transport } from '@sessionkit/core'
+import { errors } from './errors.js'
+
+/** Options of the query transport. */
+export interface QueryTransportOptions {
+  /** The query parameter that carries the credential. @default 'sid' */
+  parameter?: string
+  /** The response header that hands out a new or rotated credential (empty on logout). @default 'x-session-id' */
+  header?: string
+}
+
+const NAME = /^[A-Za-z0-9_-]+$/
+
+declare module 'fastify' {
+  interface FastifyReply {
+    /**
+     * A same-origin URL for `path` that carries the session credential (routes of the query
+     * mechanism only). Before the session is first saved it carries none: `await
+     * request.session.save()` first when a new session must travel in the link.
+     */
+    sessionUrl (path: string): string
+  }
+}
+
+/** The query string of a URL, without the `?`. */
+function queryOf (url: string): string | null {
+  const mark = url.indexOf('?')
+  return mark === -1 ? null : url.slice(mark + 1)
+}
+
+/**
+ * The credential in the URL query, for clients that can use neither cookies nor headers. Every
+ * response of its scope carries `Referrer-Policy: no-referrer` and `Cache-Control: no-store, private`,
+ * its log lines carry `[redacted]` in place of the credential, and a redirect to another origin
+ * never carries it.
+ */
+export function queryTransport (options: QueryTransportOptions = {}): Transport {
+  const { parameter = 'sid', header = 'x-session-id' } = options
+  if (typeof parameter !== 'string' || !NAME.test(parameter)) {
+    throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('parameter', 'must be letters, digits, "_" or "-"')
+  }
+  if (typeof header !== 'string' || !NAME.test(header)) {
+    throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('header', 'must be letters, digits, "_" or "-"')
+  }
+  const lower = parameter.toLowerCase()
+  const responseHeader = header.toLowerCase()
+  // the parameter in any case and with any bracket suffix, as its name=value pair
+  const source = `(^|[?&])(${parameter.replace(/-/g, '\\-')}(?:\\[[^&=]*\\]|%5B[^&=]*%5D)?)=[^&#]*`
+  const pairs = new RegExp(source, 'gi')
+  const carries = new RegExp(source, 'i')
+
+  /** The URL with the credential replaced by `[redacted]`: what logs may see. */
+  function redact (url: string): string {
+    return url.replace(pairs, '$1$2=[redacted]')
+  }
+
+  return {
+    name: 'query',
+    onInvalid: 'reject',
+    setup (fastify: FastifyInstance) {
+      fastify.decorateReply('sessionUrl', function sessionUrl (this: FastifyReply, path: string): string {
+        if (typeof path !== 'string' || !path.startsWith('/') || path.startsWith('//') || path.startsWith('/\\')) {
+          throw new errors.FST_SESSIONKIT_FOREIGN_URL()
+        }
+        const credential = sessionCredential(this.request.session)
+        if (credential === null) return path
+        const hash = path.indexOf('#')
+        const base = hash === -1 ? path : path.slice(0, hash)
+        const fragment = hash === -1 ? '' : path.slice(hash)
+        return `${base}${base.includes('?') ? '&' : '?'}${parameter}=${credential}${fragment}`
+      })
+      fastify.addHook('onSend', async function protectQueryCredential (request, reply, payload) {
+        reply.header('referrer-policy', 'no-referrer')
+        reply.header('cache-control', 'no-store, private')
+        const location = reply.getHeader('location')
+        if (typeof location === 'string' && carries.test(location)) {
+          const own = new URL(`${request.protocol}://${request.host}`)
+          const target = new URL(location, own)
+          // a redirect to another origin never carries the credential
+          if (target.origin !== own.origin) {
+            for (const key of [...target.searchParams.keys()]) {
+              if (key.toLowerCase().startsWith(lower)) target.searchParams.delete(key)
+            }
+            reply.header('location', target.toString())
+          }
+        }
+        return payload
+      })
+      // Fastify logs req.url with every request; a child logger whose req serializer redacts it
+      fastify.setChildLoggerFactory(function redactingChildLogger (logger, bindings, opts) {
+        return logger.child(bindings, {
+          ...opts,
+          serializers: {
+            ...opts.serializers,
+            req: (req: FastifyRequest) => ({
+              method: req.method,
+              url: redact(req.url),
+              host: req.host,
+              remoteAddress: req.ip,
+              remotePort: req.socket.remotePort
+            })
+          }
+        })
+      })
+    },
+    read (request: FastifyRequest) {
+      const query = queryOf(request.url)
+      if (query === null) return undefined
+      let found: string | undefined
+      for (const [key, value] of new URLSearchParams(query)) {
+        const name = key.toLowerCase()
+        if (name !== lower && !name.startsWith(lower + '[')) continue
+        // repeated, in another case, or as an array or object: refused rather than guessed
+        if (key !== parameter || found !== undefined) throw new coreErrors.FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL()
+        found = value
+      }
+      return found
+    },
+    write (_request: FastifyRequest, reply: FastifyReply, credential: string) {
+      reply.header(responseHeader, credential)
+      reply.header('access-control-expose-headers', responseHeader)
+    },
+    clear (_request: FastifyRequest, reply: FastifyReply) {
+      reply.header(responseHeader, '')
+      reply.header('access-control-expose-headers', responseHeader)
+    }
+  }
+}

@@ -1,0 +1,142 @@
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { request as httpRequest } from 'node:http'
+import { sessionkitQuery, type QuerySessionOptions } from '@sessionkit/query'
+import { headerOf, SECRET } from './fixtures/harness.js'
+
+async function build (t: Test, options: Partial<QuerySessionOptions> = {}, logs?: string[]): Promise<FastifyInstance> {
+  const app = Fastify(logs === undefined ? {} : { logger: { level: 'info', stream: { write: (line: string) => logs.push(line) } } })
+  t.teardown(() => app.close())
+  await app.register(sessionkitQuery, { secret: SECRET, ...options })
+  app.post('/login', async (request) => {
+    await request.session.regenerate()
+    request.session.set('userId', 'alice')
+    return { user: 'alice' }
+  })
+  app.get('/me', async (request, reply) => {
+    const user = request.session.get('userId')
+    return user === undefined ? reply.code(401).send({ error: 'not logged in' }) : { user }
+  })
+  app.get('/link', async (request, reply) => ({ link: reply.sessionUrl('/me?tab=1#top'), plain: reply.sessionUrl('/me') }))
+  app.get('/bad-link', async (_request, reply) => ({ link: reply.sessionUrl('//evil.test/me') }))
+  app.post('/fresh-link', async (request, reply) => {
+    request.session.set('n', 1)
+    const before = reply.sessionUrl('/me')
+    await request.session.save()
+    return { before, after: reply.sessionUrl('/me') }
+  })
+  app.get('/redirect-out', async (_request, reply) => reply.redirect('https://partner.test/landing?sid=leak&x=1'))
+  app.get('/redirect-in', async (_request, reply) => reply.redirect('/me?sid=keep'))
+  app.get('/fail', async () => { throw new Error('boom') })
+  await app.ready()
+  return app
+}
+
+async function login (app: FastifyInstance): Promise<string> {
+  return headerOf(await app.inject({ method: 'POST', url: '/login' })) as string
+}
+
+t.test('every response to a request with ?sid= carries no-referrer and no-store', async (t) => {
+  const app = await build(t)
+  const sid = await login(app)
+  for (const [url, status] of [[`/me?sid=${sid}`, 200], ['/redirect-in?sid=' + sid, 302], ['/me?sid=' + 'x'.repeat(87), 401], ['/nowhere?sid=' + sid, 404], ['/fail?sid=' + sid, 500]] as const) {
+    const response = await app.inject({ method: 'GET', url })
+    t.equal(response.statusCode, status, url.split('?')[0] as string)
+    t.equal(response.headers['referrer-policy'], 'no-referrer')
+    t.equal(response.headers['cache-control'], 'no-store, private')
+  }
+})
+
+t.test('the credential is in no log line', async (t) => {
+  const logs: string[] = []
+  const app = await build(t, {}, logs)
+  const sid = await login(app)
+  await app.inject({ method: 'GET', url: `/me?tab=2&sid=${sid}` })
+  await app.inject({ method: 'GET', url: `/fail?SID=${sid}` })
+  await app.inject({ method: 'GET', url: `/me?sid%5B0%5D=${sid}` })
+  const text = logs.join('')
+  t.match(text, /"url":"\/me\?tab=2&sid=\[redacted\]"/, 'the URL is logged, redacted')
+  t.notOk(text.includes(sid), 'no raw credential')
+  t.notOk(text.includes(sid.slice(44)), 'not even its signature')
+  t.notOk(text.includes(sid.slice(0, 43)), 'nor its token')
+})
+
+t.test('a redirect to another host carries no sid; a same-origin one keeps it', async (t) => {
+  const app = await build(t)
+  const out = await app.inject({ method: 'GET', url: '/redirect-out' })
+  t.equal(out.headers.location, 'https://partner.test/landing?x=1')
+  const inside = await app.inject({ method: 'GET', url: '/redirect-in' })
+  t.equal(inside.headers.location, '/me?sid=keep')
+})
+
+t.test('reply.sessionUrl builds same-origin links only', async (t) => {
+  const app = await build(t)
+  const sid = await login(app)
+  const links = await app.inject({ method: 'GET', url: `/link?sid=${sid}` })
+  t.same(links.json(), { link: `/me?tab=1&sid=${sid}#top`, plain: `/me?sid=${sid}` })
+  const bad = await app.inject({ method: 'GET', url: `/bad-link?sid=${sid}` })
+  t.equal(bad.statusCode, 500)
+  t.equal(bad.json().code, 'FST_SESSIONKIT_FOREIGN_URL')
+  const fresh = await app.inject({ method: 'POST', url: '/fresh-link' })
+  const { before, after } = fresh.json()
+  t.equal(before, '/me', 'nothing to carry before the first save')
+  t.equal(after, `/me?sid=${headerOf(fresh) as string}`)
+})
+
+t.test('repeated, array, object, empty or other-case parameters: 400 or 401, never 500', async (t) => {
+  const app = await build(t)
+  const sid = await login(app)
+  const cases: Array<[string, number]> = [
+    [`/me?sid=${sid}&sid=${sid}`, 400],
+    [`/me?sid[]=${sid}`, 400],
+    [`/me?sid[a]=${sid}`, 400],
+    [`/me?sid%5B%5D=${sid}`, 400],
+    [`/me?SID=${sid}`, 400],
+    ['/me?sid=', 401],
+    ['/me?sid', 401],
+    [`/me?sid=${sid}%00`, 401]
+  ]
+  for (const [url, status] of cases) {
+    const response = await app.inject({ method: 'GET', url })
+    t.equal(response.statusCode, status, url.replace(sid, '<sid>'))
+  }
+  t.equal((await app.inject({ method: 'GET', url: `/me?sidecar=1&sid=${sid}` })).statusCode, 200, 'a longer name is another parameter')
+})
+
+t.test('a valid credential in a header or cookie is not a session', async (t) => {
+  const app = await build(t)
+  const sid = await login(app)
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { 'x-session-id': sid } })).statusCode, 401)
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { cookie: `sid=${sid}` } })).statusCode, 401)
+})
+
+t.test('a 64 KB query string over a real socket is refused by Node, and the server lives', async (t) => {
+  const app = await build(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/me?sid=' + 'a'.repeat(64 * 1024) }, (res) => {
+      res.resume()
+      resolve(res.statusCode as number)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+  t.ok(status === 431 || status === 414 || status === 400, `refused with ${status}`)
+  t.equal((await fetch(`http://127.0.0.1:${port}/me`)).status, 401, 'still serving')
+})
+
+t.test('short-lived by default; options validated', async (t) => {
+  const app = await build(t)
+  const response = await app.inject({ method: 'POST', url: '/fresh-link' })
+  t.type(headerOf(response), 'string')
+  for (const [options, message] of [
+    [{ parameter: 's id' }, 'Invalid option "parameter": must be letters, digits, "_" or "-"'],
+    [{ header: 'x:id' }, 'Invalid option "header": must be letters, digits, "_" or "-"']
+  ] as const) {
+    const bad = Fastify()
+    t.teardown(() => bad.close())
+    bad.register(sessionkitQuery, { secret: SECRET, ...(options as object) })
+    t.match(await bad.ready().then(() => null, (err: unknown) => err), { code: 'FST_SESSIONKIT_INVALID_OPTION', message })
+  }
+})
