@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto'
+
+export const MECHANISMS = ['cookie', 'header', 'query'] as const
+export type Mechanism = (typeof MECHANISMS)[number]
+export const STORES = ['memory'] as const
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+/** The example's configuration, read from the environment. */
+export interface Config {
+  port: number
+  host: string
+  mechanisms: Mechanism[]
+  store: (typeof STORES)[number]
+  logLevel: string
+  secret: string
+  /** Set when the secret was generated for this run. */
+  ephemeralSecret: boolean
+}
+
+/** A bad value stops start-up with a message naming the variable and what would be valid. */
+export class ConfigError extends Error {
+  constructor (variable: string, valid: string) {
+    super(`${variable}: ${valid}`)
+    this.name = 'ConfigError'
+  }
+}
+
+export function readConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  const port = Number(env.PORT ?? 3000)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT', 'must be an integer from 0 to 65535')
+  const host = env.HOST ?? '127.0.0.1'
+  const mechanisms = (env.SESSION_MECHANISM ?? 'cookie').split(',').map((item) => item.trim())
+  for (const mechanism of mechanisms) {
+    if (!(MECHANISMS as readonly string[]).includes(mechanism)) {
+      throw new ConfigError('SESSION_MECHANISM', `must be one of ${MECHANISMS.join(', ')}, or a comma list of them (got "${mechanism}")`)
+    }
+  }
+  if (new Set(mechanisms).size !== mechanisms.length) throw new ConfigError('SESSION_MECHANISM', 'lists a mechanism twice')
+  const store = env.SESSION_STORE ?? 'memory'
+  if (!(STORES as readonly string[]).includes(store)) throw new ConfigError('SESSION_STORE', `must be one of ${STORES.join(', ')}`)
+  const logLevel = env.LOG_LEVEL ?? 'info'
+  if (!LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LEVELS.join(', ')}`)
+  let secret = env.SESSION_SECRET
+  let ephemeralSecret = false
+  if (secret === undefined || secret === '') {
+    if (env.NODE_ENV === 'production') throw new ConfigError('SESSION_SECRET', 'is required in production: at least 32 random bytes')
+    secret = randomBytes(32).toString('base64url')
+    ephemeralSecret = true
+  } else if (Buffer.byteLength(secret) < 32) {
+    throw new ConfigError('SESSION_SECRET', 'must be at least 32 bytes')
+  }
+  return { port, host, mechanisms: mechanisms as Mechanism[], store: store as Config['store'], logLevel, secret, ephemeralSecret }
+}

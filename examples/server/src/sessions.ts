@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify'
+import fastifyCookie from '@fastify/cookie'
+import { sessionkit, MemoryStore, type Transport } from '@sessionkit/core'
+import { sessionkitCookie, cookieTransport } from '@sessionkit/cookie'
+import { sessionkitHeader, headerTransport } from '@sessionkit/header'
+import { sessionkitQuery, queryTransport } from '@sessionkit/query'
+import type { Config, Mechanism } from './config.js'
+
+const TRANSPORTS: Record<Mechanism, () => Transport> = {
+  cookie: () => cookieTransport(),
+  header: () => headerTransport(),
+  query: () => queryTransport()
+}
+
+/**
+ * The only place the mechanism appears: one plugin for one mechanism, core with ordered transports
+ * for a comma list. Every route below it is the same whatever is chosen.
+ */
+export async function registerSessions (app: FastifyInstance, config: Config, now?: () => number): Promise<void> {
+  const store = new MemoryStore(now === undefined ? {} : { now })
+  app.addHook('onClose', async () => store.close())
+  const engine = { secret: config.secret, store, ...(now === undefined ? {} : { now }) }
+  const [only, ...more] = config.mechanisms
+  if (more.length === 0) {
+    const plugin = { cookie: sessionkitCookie, header: sessionkitHeader, query: sessionkitQuery }[only as Mechanism]
+    await app.register(plugin, engine)
+    return
+  }
+  if (config.mechanisms.includes('cookie')) await app.register(fastifyCookie)
+  await app.register(sessionkit, { ...engine, transports: config.mechanisms.map((name) => TRANSPORTS[name]()) })
+}

@@ -1,0 +1,29 @@
+import t from 'tap'
+import { readConfig, ConfigError } from '../src/config.js'
+
+t.test('defaults', async (t) => {
+  const config = readConfig({})
+  t.match(config, { port: 3000, host: '127.0.0.1', mechanisms: ['cookie'], store: 'memory', logLevel: 'info', ephemeralSecret: true })
+  t.ok(Buffer.byteLength(config.secret) >= 32)
+})
+
+t.test('values from the environment', async (t) => {
+  const config = readConfig({ PORT: '8080', HOST: '0.0.0.0', SESSION_MECHANISM: 'cookie, header', LOG_LEVEL: 'warn', SESSION_SECRET: 's'.repeat(32) })
+  t.match(config, { port: 8080, host: '0.0.0.0', mechanisms: ['cookie', 'header'], logLevel: 'warn', secret: 's'.repeat(32), ephemeralSecret: false })
+})
+
+t.test('a bad value names the variable and what is valid', async (t) => {
+  const cases: Array<[NodeJS.ProcessEnv, string]> = [
+    [{ PORT: 'http' }, 'PORT: must be an integer from 0 to 65535'],
+    [{ PORT: '70000' }, 'PORT: must be an integer from 0 to 65535'],
+    [{ SESSION_MECHANISM: 'carrier-pigeon' }, 'SESSION_MECHANISM: must be one of cookie, header, query, or a comma list of them (got "carrier-pigeon")'],
+    [{ SESSION_MECHANISM: 'cookie,cookie' }, 'SESSION_MECHANISM: lists a mechanism twice'],
+    [{ SESSION_STORE: 'postgres' }, 'SESSION_STORE: must be one of memory'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],
+    [{ SESSION_SECRET: 'short' }, 'SESSION_SECRET: must be at least 32 bytes'],
+    [{ NODE_ENV: 'production' }, 'SESSION_SECRET: is required in production: at least 32 random bytes']
+  ]
+  for (const [env, message] of cases) {
+    t.throws(() => readConfig(env), new ConfigError(message.split(':')[0] as string, message.slice(message.indexOf(':') + 2)), message)
+  }
+})

@@ -1,0 +1,172 @@
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../src/app.js'
+import { readConfig, type Mechanism } from '../src/config.js'
+
+/** A client of one mechanism over a real socket: it keeps the credential the way a real client would. */
+class Client {
+  credential: string | null = null
+  constructor (readonly base: string, readonly mechanism: Mechanism) {}
+
+  async call (method: string, path: string, body?: unknown): Promise<{ status: number, body: unknown, headers: Headers }> {
+    const headers: Record<string, string> = {}
+    let url = this.base + path
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (this.credential !== null) {
+      if (this.mechanism === 'cookie') headers.cookie = `sid=${this.credential}`
+      if (this.mechanism === 'header') headers['x-session-id'] = this.credential
+      if (this.mechanism === 'query') url += `${path.includes('?') ? '&' : '?'}sid=${this.credential}`
+    }
+    const response = await fetch(url, { method, headers, body: typeof body === 'string' ? body : body === undefined ? undefined : JSON.stringify(body) })
+    const issued = this.mechanism === 'cookie'
+      ? /^sid=([^;]*)/.exec(response.headers.get('set-cookie') ?? '')?.[1]
+      : response.headers.get('x-session-id') ?? undefined
+    if (issued !== undefined) this.credential = issued === '' ? null : issued
+    const text = await response.text()
+    return { status: response.status, body: text === '' ? null : JSON.parse(text), headers: response.headers }
+  }
+}
+
+async function start (t: Test, mechanism: Mechanism): Promise<{ app: FastifyInstance, base: string }> {
+  const app = await buildApp(readConfig({ SESSION_MECHANISM: mechanism, SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef' }), { logger: false })
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  return { app, base: `http://127.0.0.1:${port}` }
+}
+
+for (const mechanism of ['cookie', 'header', 'query'] as const) {
+  t.test(`end to end over a real socket: ${mechanism}`, async (t) => {
+    const { base } = await start(t, mechanism)
+    const client = (): Client => new Client(base, mechanism)
+
+    t.test('health never touches a session', async (t) => {
+      const c = client()
+      const response = await c.call('GET', '/health')
+      t.same([response.status, response.body], [200, { status: 'ok' }])
+      t.equal(c.credential, null)
+    })
+
+    t.test('login: wrong password 401, malformed body 400, right one 200', async (t) => {
+      const c = client()
+      t.equal((await c.call('POST', '/login', { username: 'alice', password: 'nope' })).status, 401)
+      t.equal((await c.call('POST', '/login', { username: 'mallory', password: 'alice-secret' })).status, 401)
+      t.equal((await c.call('POST', '/login', '{"username":')).status, 400)
+      t.equal((await c.call('POST', '/login', { username: 'alice' })).status, 400)
+      t.equal(c.credential, null)
+      const ok = await c.call('POST', '/login', { username: 'alice', password: 'alice-secret' })
+      t.same([ok.status, ok.body], [200, { user: 'alice' }])
+      t.match(c.credential, /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/)
+      await c.call('POST', '/visits')
+      t.same((await c.call('GET', '/me')).body, { user: 'alice', visits: 1 })
+    })
+
+    t.test('fixation: the credential before login differs from the one after, and the old is dead', async (t) => {
+      const c = client()
+      t.same((await c.call('POST', '/visits')).body, { visits: 1 })
+      const before = c.credential
+      await c.call('POST', '/login', { username: 'bob', password: 'bob-secret' })
+      t.not(c.credential, before)
+      const old = new Client(base, mechanism)
+      old.credential = before
+      const me = await old.call('GET', '/me')
+      t.equal(me.status, 401)
+      t.same((await c.call('GET', '/me')).body, { user: 'bob', visits: 0 }, 'nothing from before login carried over')
+    })
+
+    t.test('logout, then replay of the old credential: 401', async (t) => {
+      const c = client()
+      await c.call('POST', '/login', { username: 'alice', password: 'alice-secret' })
+      const credential = c.credential
+      t.equal((await c.call('POST', '/logout')).status, 204)
+      t.equal(c.credential, null, 'told to forget it')
+      const replay = new Client(base, mechanism)
+      replay.credential = credential
+      t.equal((await replay.call('GET', '/me')).status, 401)
+    })
+
+    t.test('sessions: listed, one revoked, then all with logout-all', async (t) => {
+      const [phone, laptop, tablet, other] = [client(), client(), client(), client()]
+      for (const c of [phone, laptop, tablet]) await c.call('POST', '/login', { username: 'alice', password: 'alice-secret' })
+      await other.call('POST', '/login', { username: 'bob', password: 'bob-secret' })
+      const list = (await phone.call('GET', '/sessions')).body as Array<{ id: string, current: boolean }>
+      t.ok(list.length >= 3)
+      t.equal(list.filter((s) => s.current).length, 1)
+      const laptopId = ((await laptop.call('GET', '/sessions')).body as Array<{ id: string, current: boolean }>).find((s) => s.current)?.id as string
+      t.equal((await phone.call('DELETE', `/sessions/${laptopId}`)).status, 204)
+      t.equal((await laptop.call('GET', '/me')).status, 401, 'the revoked one is dead')
+      t.equal((await phone.call('DELETE', `/sessions/${laptopId}`)).status, 404)
+      t.equal((await phone.call('POST', '/logout-all')).status, 204)
+      t.equal((await tablet.call('GET', '/me')).status, 401)
+      t.equal((await phone.call('GET', '/me')).status, 401)
+      t.equal((await other.call('GET', '/me')).status, 200, 'bob is untouched')
+      t.equal((await client().call('POST', '/logout-all')).status, 401)
+      t.equal((await client().call('GET', '/sessions')).status, 401)
+      t.equal((await client().call('DELETE', `/sessions/${laptopId}`)).status, 401)
+    })
+
+    t.test('concurrent PUTs of different prefs both persist', async (t) => {
+      const c = client()
+      await c.call('POST', '/login', { username: 'alice', password: 'alice-secret' })
+      const keys = ['theme', 'lang', 'tz', 'font', 'size']
+      const responses = await Promise.all(keys.map((key, i) => c.call('PUT', `/prefs/${key}`, { value: i })))
+      t.same(responses.map((r) => r.status), [200, 200, 200, 200, 200])
+      t.same((await c.call('GET', '/prefs')).body, { prefs: { theme: 0, lang: 1, tz: 2, font: 3, size: 4 } })
+      t.equal((await c.call('PUT', '/prefs/Bad Key', { value: 1 })).status, 400)
+    })
+
+    t.test('50 parallel first requests give 50 sessions', async (t) => {
+      const clients = Array.from({ length: 50 }, client)
+      await Promise.all(clients.map((c) => c.call('POST', '/visits')))
+      t.equal(new Set(clients.map((c) => c.credential)).size, 50)
+    })
+
+    t.test('the demo page', async (t) => {
+      const response = await fetch(base + '/')
+      t.equal(response.status, 200)
+      t.match(await response.text(), new RegExp(`sessionkit demo: <code>${mechanism}</code> sessions`))
+    })
+  })
+}
+
+t.test('composed: cookie and header in one scope', async (t) => {
+  const app = await buildApp(readConfig({ SESSION_MECHANISM: 'cookie,header', SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef' }), { logger: false })
+  t.teardown(() => app.close())
+  const browser = await app.inject({ method: 'POST', url: '/login', payload: { username: 'alice', password: 'alice-secret' } })
+  t.match(String(browser.headers['set-cookie']), /^sid=/)
+  t.equal(browser.headers['x-session-id'], undefined, 'a browser gets a cookie only')
+  const mobile = await app.inject({ method: 'POST', url: '/login', headers: { 'x-session-id': '' }, payload: { username: 'alice', password: 'alice-secret' } })
+  t.type(mobile.headers['x-session-id'], 'string', 'a client that asks for the header gets it')
+  t.equal(mobile.headers['set-cookie'], undefined)
+  const sessions = await app.inject({ method: 'GET', url: '/sessions', headers: { 'x-session-id': String(mobile.headers['x-session-id']) } })
+  t.equal((sessions.json() as unknown[]).length, 2, 'one user, two channels, one store')
+})
+
+t.test('a generated secret is logged as a warning', async (t) => {
+  const lines: string[] = []
+  const app = await buildApp(readConfig({}), { logger: { level: 'warn', stream: { write: (line: string) => lines.push(line) } } })
+  t.teardown(() => app.close())
+  t.match(lines.join(''), /SESSION_SECRET is not set/)
+})
+
+t.test('an injected clock reaches the sessions', async (t) => {
+  let now = Date.UTC(2030, 0, 1)
+  const app = await buildApp(readConfig({ SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef' }), { logger: false, now: () => now })
+  t.teardown(() => app.close())
+  const login = await app.inject({ method: 'POST', url: '/login', payload: { username: 'alice', password: 'alice-secret' } })
+  const cookie = String(login.headers['set-cookie']).split(';')[0] as string
+  now += 31 * 60_000
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { cookie } })).statusCode, 401, 'idle timeout')
+})
+
+t.test('header and query composed, with the configured log level', async (t) => {
+  const app = await buildApp(readConfig({ SESSION_MECHANISM: 'header,query', LOG_LEVEL: 'silent', SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef' }))
+  t.teardown(() => app.close())
+  t.equal(app.log.level, 'silent')
+  const login = await app.inject({ method: 'POST', url: '/login', payload: { username: 'bob', password: 'bob-secret' } })
+  const credential = String(login.headers['x-session-id'])
+  t.same((await app.inject({ method: 'GET', url: `/me?sid=${credential}` })).json(), { user: 'bob', visits: 0 })
+  t.same((await app.inject({ method: 'GET', url: '/me', headers: { 'x-session-id': credential } })).json(), { user: 'bob', visits: 0 })
+  const both = await app.inject({ method: 'GET', url: `/me?sid=${credential}`, headers: { 'x-session-id': 'A'.repeat(43) + '.' + 'B'.repeat(43) } })
+  t.equal(both.statusCode, 400, 'two channels that disagree')
+})
