@@ -1,0 +1,198 @@
+import { Redis, type Cluster, type RedisOptions } from 'ioredis'
+import { errors, type SessionStore, type SessionSummary, type StoredSession } from '@sessionkit/core'
+import { BUMP, DESTROY, INDEX_ADD, INDEX_LIST, INDEX_REMOVE, SET_IF_VERSION, TOUCH } from './scripts.js'
+
+/** Options of the Redis store. */
+export interface RedisStoreOptions {
+  /**
+   * A client of your own (`new Redis(...)` or `new Cluster(...)`). It is not closed by `close()`.
+   * Create it with `enableOfflineQueue: false` and a `commandTimeout`, or the engine's
+   * `storeTimeout` bounds each call instead.
+   */
+  client?: Redis | Cluster
+  /**
+   * Where to connect when no client is given: a `redis://` URL or ioredis options. The store then
+   * owns the client: no offline queue, `commandTimeout`, automatic reconnection.
+   * @default process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+   */
+  connection?: string | RedisOptions
+  /** Prepended to every key, so that apps sharing a Redis never see each other's sessions. @default 'sessionkit:' */
+  prefix?: string
+  /** Milliseconds before a command fails (owned client only). @default 500 */
+  commandTimeout?: number
+  /** A stored record larger than this is refused before parsing. @default 1048576 */
+  maxRecordBytes?: number
+  /** How long a user's revocation generation lives after its last bump (ms). @default 2592000000 (30 days) */
+  generationTtl?: number
+  /** Told of connection errors of an owned client (which reconnects by itself). @default ignore */
+  onError?: (err: Error) => void
+}
+
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/
+
+interface ScriptedClient {
+  skSet (key: string, ...args: Array<string | number>): Promise<[string] | null>
+  skTouch (key: string, ...args: Array<string | number>): Promise<[string] | null>
+  skDestroy (key: string): Promise<[number, string]>
+  skIndexAdd (key: string, ...args: Array<string | number>): Promise<number>
+  skIndexRemove (key: string, ...ids: string[]): Promise<number>
+  skIndexList (key: string): Promise<string[]>
+  skBump (key: string, ttl: number): Promise<number>
+}
+
+/** Any string as a key part: base64url keeps `*`, `:`, `}`, spaces and newlines out of key syntax. */
+function part (value: string): string {
+  return Buffer.from(value).toString('base64url')
+}
+
+/**
+ * Sessions, per-user indexes, the JWT denylist and user generations in Redis. Every key carries a
+ * TTL; writes are conditional on the version, atomically, in a Lua script; each script touches one
+ * key, with the key's own hash tag, so the store runs unchanged on a Redis Cluster.
+ */
+export class RedisStore implements SessionStore {
+  readonly boundedLatency: boolean
+  readonly client: Redis | Cluster
+  readonly #owned: boolean
+  readonly #prefix: string
+  readonly #maxRecordBytes: number
+  readonly #generationTtl: number
+  readonly #scripts: ScriptedClient
+
+  constructor (options: RedisStoreOptions = {}) {
+    const {
+      client, connection = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix = 'sessionkit:',
+      commandTimeout = 500, maxRecordBytes = 1_048_576, generationTtl = 30 * 86_400_000, onError = () => {}
+    } = options
+    if (typeof prefix !== 'string' || /[{}\s]/.test(prefix)) {
+      throw new errors.FST_SESSIONKIT_INVALID_OPTION('prefix', 'must be a string without braces or whitespace')
+    }
+    for (const [name, value] of [['commandTimeout', commandTimeout], ['maxRecordBytes', maxRecordBytes], ['generationTtl', generationTtl]] as const) {
+      if (!Number.isSafeInteger(value) || value <= 0) throw new errors.FST_SESSIONKIT_INVALID_OPTION(name, 'must be a positive integer')
+    }
+    if (client !== undefined) {
+      this.client = client
+      this.#owned = false
+      // bounded only when the client neither queues while offline nor waits without limit
+      const settings = client.options as { enableOfflineQueue?: boolean, commandTimeout?: number, redisOptions?: { commandTimeout?: number } }
+      const timeout = settings.commandTimeout ?? settings.redisOptions?.commandTimeout
+      this.boundedLatency = settings.enableOfflineQueue === false && typeof timeout === 'number'
+    } else {
+      const base = typeof connection === 'string' ? {} : connection
+      const settings: RedisOptions = { ...base, enableOfflineQueue: false, commandTimeout, maxRetriesPerRequest: 0 }
+      this.client = typeof connection === 'string' ? new Redis(connection, settings) : new Redis(settings)
+      this.client.on('error', onError)
+      this.#owned = true
+      this.boundedLatency = true
+    }
+    this.#prefix = prefix
+    this.#maxRecordBytes = maxRecordBytes
+    this.#generationTtl = generationTtl
+    const scripts = { skSet: SET_IF_VERSION, skTouch: TOUCH, skDestroy: DESTROY, skIndexAdd: INDEX_ADD, skIndexRemove: INDEX_REMOVE, skIndexList: INDEX_LIST, skBump: BUMP }
+    for (const [name, lua] of Object.entries(scripts)) {
+      if (!(name in this.client)) this.client.defineCommand(name, { numberOfKeys: 1, lua })
+    }
+    this.#scripts = this.client as unknown as ScriptedClient
+  }
+
+  /** Resolves once the client is connected (an owned client connects by itself). */
+  async ready (): Promise<void> {
+    if (this.client.status === 'ready') return
+    await new Promise<void>((resolve) => this.client.once('ready', resolve))
+  }
+
+  /** Closes an owned client; a client you passed in stays yours to close. */
+  async close (): Promise<void> {
+    if (this.#owned) await this.client.quit().catch(() => this.client.disconnect())
+  }
+
+  #session (id: string): string { return `${this.#prefix}s:{${id}}` }
+  #user (userId: string): string { return `${this.#prefix}u:{${part(userId)}}` }
+
+  async get (id: string): Promise<StoredSession | null> {
+    if (!SESSION_ID.test(id)) return null
+    let fields: Array<string | null>
+    try {
+      fields = await this.client.hmget(this.#session(id), 'v', 't', 'u', 'r')
+    } catch (err) {
+      if (String((err as Error).message).startsWith('WRONGTYPE')) throw new errors.FST_SESSIONKIT_CORRUPT_RECORD()
+      throw err
+    }
+    const [version, lastSeenAt, userId, raw] = fields as [string | null, string | null, string | null, string | null]
+    if (version === null && raw === null) return null
+    if (typeof raw !== 'string' || raw.length > this.#maxRecordBytes) throw new errors.FST_SESSIONKIT_CORRUPT_RECORD()
+    let record: { c?: unknown, d?: unknown }
+    try {
+      record = JSON.parse(raw)
+    } catch {
+      throw new errors.FST_SESSIONKIT_CORRUPT_RECORD()
+    }
+    return {
+      version: Number(version),
+      createdAt: record?.c as number,
+      lastSeenAt: Number(lastSeenAt),
+      userId: userId === '' || userId === null ? null : userId,
+      data: record?.d as Record<string, unknown>
+    }
+  }
+
+  async set (id: string, record: StoredSession, expectedVersion: number, ttl: number): Promise<boolean> {
+    if (!SESSION_ID.test(id)) throw new errors.FST_SESSIONKIT_INVALID_CREDENTIAL()
+    const raw = JSON.stringify({ c: record.createdAt, d: record.data })
+    const result = await this.#scripts.skSet(this.#session(id), expectedVersion, record.version, record.lastSeenAt, record.userId ?? '', raw, ttl)
+    if (result === null) return false
+    const [previous] = result
+    if (previous !== '' && previous !== record.userId) await this.#scripts.skIndexRemove(this.#user(previous), id)
+    if (record.userId !== null) await this.#scripts.skIndexAdd(this.#user(record.userId), id, ttl)
+    return true
+  }
+
+  async touch (id: string, lastSeenAt: number, ttl: number): Promise<boolean> {
+    if (!SESSION_ID.test(id)) return false
+    const result = await this.#scripts.skTouch(this.#session(id), lastSeenAt, ttl)
+    if (result === null) return false
+    if (result[0] !== '') await this.#scripts.skIndexAdd(this.#user(result[0]), id, ttl)
+    return true
+  }
+
+  async destroy (id: string): Promise<void> {
+    if (!SESSION_ID.test(id)) return
+    const [, userId] = await this.#scripts.skDestroy(this.#session(id))
+    if (userId !== '') await this.#scripts.skIndexRemove(this.#user(userId), id)
+  }
+
+  async listUserSessions (userId: string): Promise<SessionSummary[]> {
+    const ids = await this.#scripts.skIndexList(this.#user(userId))
+    const list: SessionSummary[] = []
+    // one command each: on a Cluster the sessions live in different slots
+    const records = await Promise.all(ids.map(async (id) => ({ id, record: await this.get(id) })))
+    for (const { id, record } of records) {
+      if (record !== null && record.userId === userId) list.push({ id, createdAt: record.createdAt, lastSeenAt: record.lastSeenAt })
+    }
+    return list
+  }
+
+  async destroyUserSessions (userId: string, exceptId?: string): Promise<number> {
+    const ids = (await this.#scripts.skIndexList(this.#user(userId))).filter((id) => id !== exceptId)
+    if (ids.length === 0) return 0
+    const results = await Promise.all(ids.map((id) => this.#scripts.skDestroy(this.#session(id))))
+    await this.#scripts.skIndexRemove(this.#user(userId), ...ids)
+    return results.filter(([existed]) => existed === 1).length
+  }
+
+  async revokeToken (jti: string, ttl: number): Promise<void> {
+    await this.client.set(`${this.#prefix}j:{${part(jti)}}`, '1', 'PX', ttl)
+  }
+
+  async isTokenRevoked (jti: string): Promise<boolean> {
+    return await this.client.exists(`${this.#prefix}j:{${part(jti)}}`) === 1
+  }
+
+  async userGeneration (userId: string): Promise<number> {
+    return Number(await this.client.get(`${this.#prefix}g:{${part(userId)}}`) ?? 0)
+  }
+
+  async bumpUserGeneration (userId: string): Promise<number> {
+    return this.#scripts.skBump(`${this.#prefix}g:{${part(userId)}}`, this.#generationTtl)
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The Lua scripts of the Redis store. Each touches one key, so that every one of them runs on a
+ * Redis Cluster as well as on one Redis. Times that Redis compares (index scores, expiries) come from
+ * Redis's own clock (TIME), never from the app's.
+ */
+
+/** Conditional write: KEYS[1] session; ARGV expected, version, lastSeenAt, userId, record, ttl. */
+export const SET_IF_VERSION = `
+local current = redis.call('HGET', KEYS[1], 'v')
+if (tonumber(current) or 0) ~= tonumber(ARGV[1]) then return false end
+local previous = redis.call('HGET', KEYS[1], 'u') or ''
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 't', ARGV[3], 'u', ARGV[4], 'r', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return {previous}
+`
+
+/** Touch: KEYS[1] session; ARGV lastSeenAt, ttl. Moves lastSeenAt and the TTL, nothing else. */
+export const TOUCH = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HSET', KEYS[1], 't', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {redis.call('HGET', KEYS[1], 'u') or ''}
+`
+
+/** Destroy: KEYS[1] session. Deletes whatever is there (garbage included); returns {existed, userId}. */
+export const DESTROY = `
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'none' then return {0, ''} end
+local user = ''
+if kind == 'hash' then user = redis.call('HGET', KEYS[1], 'u') or '' end
+redis.call('DEL', KEYS[1])
+return {1, user}
+`
+
+/** Index add: KEYS[1] user index (a sorted set scored by expiry); ARGV id, ttl. */
+export const INDEX_ADD = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])
+return 1
+`
+
+/** Index remove: KEYS[1] user index; ARGV ids. The key goes when it empties. */
+export const INDEX_REMOVE = `
+redis.call('ZREM', KEYS[1], unpack(ARGV))
+return redis.call('ZCARD', KEYS[1])
+`
+
+/** Index list: KEYS[1] user index. The ids whose expiry is still ahead, by Redis's clock. */
+export const INDEX_LIST = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
+`
+
+/** Generation bump: KEYS[1] generation; ARGV ttl. */
+export const BUMP = `
+local value = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return value
+`

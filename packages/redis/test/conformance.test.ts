@@ -1,0 +1,51 @@
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { sessionkit } from '@sessionkit/core'
+import { sessionConformance, storeConformance } from '@sessionkit/core/testing'
+import { RedisStore } from '@sessionkit/redis'
+import { REDIS_URL } from './fixtures/redis-server.js'
+
+const prefix = (): string => `sk-test-${randomBytes(6).toString('hex')}:`
+
+t.test('storeConformance: one Redis', async (t) => {
+  storeConformance(t, {
+    async create (t) {
+      const store = new RedisStore({ connection: REDIS_URL, prefix: prefix() })
+      t.teardown(() => store.close())
+      await store.ready()
+      return store
+    },
+    ttlOf: async (store, id) => {
+      const redis = (store as RedisStore).client
+      const keys = await redis.keys(`*s:{${id}}`)
+      const ttl = await redis.pttl(keys[0] as string)
+      return ttl < 0 ? null : ttl
+    }
+  })
+})
+
+t.test('sessionConformance on the Redis store', async (t) => {
+  sessionConformance(t, {
+    register: (app, options) => app.register(sessionkit, {
+      ...options,
+      transports: [{
+        name: 'header',
+        onInvalid: 'reject',
+        read: (request) => request.headers['x-test'] as string | undefined,
+        write: (_request, reply, credential) => { reply.header('x-test', credential) },
+        clear: (_request, reply) => { reply.header('x-test', '') }
+      }]
+    }),
+    attach: (request, credential) => ({ ...request, headers: { ...request.headers, 'x-test': credential } }),
+    credentialOf: (response) => {
+      const value = response.headers['x-test']
+      return value === undefined ? undefined : value === '' ? null : String(value)
+    },
+    async store (t) {
+      const store = new RedisStore({ connection: REDIS_URL, prefix: prefix() })
+      t.teardown(() => store.close())
+      await store.ready()
+      return store
+    }
+  })
+})

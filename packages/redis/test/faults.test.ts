@@ -1,0 +1,138 @@
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
+import { sessionkit, type Transport } from '@sessionkit/core'
+import { RedisStore, type RedisStoreOptions } from '@sessionkit/redis'
+import { ownRedis } from './fixtures/redis-server.js'
+
+const SECRET = 'redis-fault-secret-0123456789abcdef-012345678'
+const transport: Transport = {
+  name: 'header',
+  onInvalid: 'reject',
+  read: (request) => request.headers['x-session-id'] as string | undefined,
+  write: (_request, reply, credential) => { reply.header('x-session-id', credential) },
+  clear: (_request, reply) => { reply.header('x-session-id', '') }
+}
+
+async function build (t: Test, options: RedisStoreOptions): Promise<{ app: FastifyInstance, store: RedisStore }> {
+  const store = new RedisStore(options)
+  t.teardown(() => store.close())
+  await store.ready()
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(sessionkit, { secret: SECRET, store, transports: [transport] })
+  app.post<{ Body: Record<string, unknown> }>('/set', async (request) => {
+    for (const [key, value] of Object.entries(request.body ?? { n: 1 })) request.session.set(key, value)
+    return { ok: true }
+  })
+  app.get('/read', async (request) => ({ data: request.session.data() }))
+  app.post('/logout', async (request) => {
+    await request.session.destroy()
+    return { ok: true }
+  })
+  await app.ready()
+  return { app, store }
+}
+
+async function create (app: FastifyInstance, data: Record<string, unknown>): Promise<string> {
+  const response = await app.inject({ method: 'POST', url: '/set', payload: data })
+  return String(response.headers['x-session-id'])
+}
+
+function captureUnhandled (t: Test): unknown[] {
+  const seen: unknown[] = []
+  const listener = (err: unknown): void => { seen.push(err) }
+  process.on('unhandledRejection', listener)
+  t.teardown(() => process.off('unhandledRejection', listener))
+  return seen
+}
+
+t.test('Redis killed mid-load: 503 fast, no hang, no unhandled rejection; the session comes back after restart', async (t) => {
+  const unhandled = captureUnhandled(t)
+  const server = await ownRedis(t)
+  const { app } = await build(t, { connection: server.url, commandTimeout: 300 })
+  const credential = await create(app, { cart: ['book'] })
+  const headers = { 'x-session-id': credential }
+  const statuses: number[] = []
+  let slowest = 0
+  for (let round = 0; round < 20; round++) {
+    if (round === 10) await server.kill()
+    const started = performance.now()
+    const responses = await Promise.all(Array.from({ length: 10 }, () => app.inject({ method: 'GET', url: '/read', headers })))
+    slowest = Math.max(slowest, performance.now() - started)
+    for (const response of responses) {
+      statuses.push(response.statusCode)
+      if (response.statusCode === 503) t.equal(response.json().code, 'FST_SESSIONKIT_STORE_UNAVAILABLE')
+    }
+  }
+  t.same(new Set(statuses), new Set([200, 503]), 'served, then refused')
+  t.equal(statuses.slice(100).filter((s) => s !== 503).length, 0, 'every request after the kill is a 503')
+  t.ok(slowest < 5_000, `no round hung (slowest ${Math.round(slowest)} ms)`)
+  await server.start()
+  let recovered: { statusCode: number, json: () => { data: unknown } } | undefined
+  for (let attempt = 0; attempt < 100; attempt++) {
+    recovered = await app.inject({ method: 'GET', url: '/read', headers })
+    if (recovered.statusCode === 200) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  t.equal(recovered?.statusCode, 200, 'recovers without a restart of the app')
+  t.same(recovered?.json().data, { cart: ['book'] }, 'with its data')
+  t.same(unhandled, [])
+})
+
+t.test('CLIENT PAUSE beyond the command timeout: 503, then recovery', async (t) => {
+  const server = await ownRedis(t)
+  const { app } = await build(t, { connection: server.url, commandTimeout: 200 })
+  const credential = await create(app, { a: 1 })
+  const admin = new Redis(server.port, '127.0.0.1')
+  t.teardown(() => admin.disconnect())
+  await admin.client('PAUSE', 1_000, 'ALL')
+  const paused = await app.inject({ method: 'GET', url: '/read', headers: { 'x-session-id': credential } })
+  t.equal(paused.statusCode, 503)
+  await admin.client('UNPAUSE')
+  let status = 0
+  for (let attempt = 0; attempt < 50 && status !== 200; attempt++) {
+    status = (await app.inject({ method: 'GET', url: '/read', headers: { 'x-session-id': credential } })).statusCode
+    if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  t.equal(status, 200)
+})
+
+t.test('garbage under a session key: 503, no crash', async (t) => {
+  const server = await ownRedis(t)
+  const { app, store } = await build(t, { connection: server.url, prefix: 'g:', maxRecordBytes: 1_000 })
+  const credential = await create(app, { a: 1 })
+  const [key] = await store.client.keys('g:s:*') as [string]
+  const garbage: Array<() => Promise<unknown>> = [
+    () => store.client.hset(key, 'r', '{'),
+    () => store.client.hset(key, 'r', 'x'.repeat(2_000)),
+    () => store.client.hdel(key, 'r'),
+    async () => { await store.client.del(key); await store.client.set(key, 'not a hash') }
+  ]
+  for (const write of garbage) {
+    await write()
+    const response = await app.inject({ method: 'GET', url: '/read', headers: { 'x-session-id': credential } })
+    t.equal(response.statusCode, 503)
+    t.equal(response.json().code, 'FST_SESSIONKIT_CORRUPT_RECORD')
+  }
+  const logout = await app.inject({ method: 'POST', url: '/logout', headers: { 'x-session-id': credential } })
+  t.equal(logout.statusCode, 503, 'the garbage is not a session to log out of')
+  await store.destroy(key.slice(5, -1))
+  t.equal(await store.client.exists(key), 0, 'but destroy clears it')
+})
+
+t.test('1,000 logouts raced against stale saves: the session never reappears', async (t) => {
+  const server = await ownRedis(t)
+  const { app } = await build(t, { connection: server.url })
+  let reappeared = 0
+  for (let batch = 0; batch < 20; batch++) {
+    const credentials = await Promise.all(Array.from({ length: 50 }, (_, i) => create(app, { n: i })))
+    await Promise.all(credentials.flatMap((credential) => [
+      app.inject({ method: 'POST', url: '/set', headers: { 'x-session-id': credential }, payload: { stale: true } }),
+      app.inject({ method: 'POST', url: '/logout', headers: { 'x-session-id': credential } })
+    ]))
+    const reads = await Promise.all(credentials.map((credential) => app.inject({ method: 'GET', url: '/read', headers: { 'x-session-id': credential } })))
+    reappeared += reads.filter((response) => response.statusCode !== 401).length
+  }
+  t.equal(reappeared, 0)
+})

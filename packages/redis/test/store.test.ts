@@ -1,0 +1,83 @@
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { RedisStore, type RedisStoreOptions } from '@sessionkit/redis'
+import { ownRedis, REDIS_URL } from './fixtures/redis-server.js'
+
+const record = (userId: string | null) => ({ version: 1, createdAt: 1, lastSeenAt: 2, userId, data: { a: 1 } })
+
+t.test('an id with *, ?, : or a newline reaches no Redis command', async (t) => {
+  const server = await ownRedis(t)
+  const store = new RedisStore({ connection: { host: '127.0.0.1', port: server.port } })
+  t.teardown(() => store.close())
+  await store.ready()
+  await store.ready()
+  const processed = async (): Promise<number> => Number(/total_commands_processed:(\d+)/.exec(await store.client.info('stats'))?.[1])
+  const before = await processed()
+  for (const id of ['*', 'a?'.padEnd(43, 'x'), 'id:with:colons'.padEnd(43, 'x'), 'x'.repeat(42) + '\n', '']) {
+    t.equal(await store.get(id), null)
+    t.equal(await store.touch(id, 1, 1_000), false)
+    await store.destroy(id)
+    await t.rejects(store.set(id, record(null), 0, 1_000), { code: 'FST_SESSIONKIT_INVALID_CREDENTIAL' })
+  }
+  t.equal(await processed() - before, 1, 'only the INFO that counts')
+})
+
+t.test('user ids and token ids of any text stay inside their keys', async (t) => {
+  const prefix = `sk-keys-${Date.now()}:`
+  const store = new RedisStore({ connection: REDIS_URL, prefix })
+  t.teardown(() => store.close())
+  await store.ready()
+  const user = 'ev*l}:user\nname {x}'
+  const id = 'k'.repeat(43)
+  await store.set(id, record(user), 0, 10_000)
+  t.same((await store.listUserSessions(user)).map((s) => s.id), [id])
+  await store.revokeToken('jti:*}\n', 10_000)
+  t.equal(await store.isTokenRevoked('jti:*}\n'), true)
+  t.equal(await store.bumpUserGeneration(user), 1)
+  const keys = (await store.client.keys(`${prefix}*`)).sort()
+  t.equal(keys.length, 4)
+  for (const key of keys) {
+    t.match(key, /^sk-keys-\d+:[sugj]:\{[A-Za-z0-9_-]+\}$/, 'one hash tag of base64url per key')
+    t.ok(await store.client.pttl(key) > 0, `${key} has a TTL`)
+  }
+  await store.destroyUserSessions(user)
+  await store.client.del(...keys)
+})
+
+t.test('options are validated', async (t) => {
+  const cases: Array<[RedisStoreOptions, string]> = [
+    [{ prefix: 'a{b' }, 'Invalid option "prefix": must be a string without braces or whitespace'],
+    [{ commandTimeout: 0 }, 'Invalid option "commandTimeout": must be a positive integer'],
+    [{ maxRecordBytes: 1.5 }, 'Invalid option "maxRecordBytes": must be a positive integer'],
+    [{ generationTtl: -1 }, 'Invalid option "generationTtl": must be a positive integer']
+  ]
+  for (const [options, message] of cases) {
+    t.throws(() => new RedisStore({ ...options, connection: { lazyConnect: true } }), { code: 'FST_SESSIONKIT_INVALID_OPTION', message })
+  }
+})
+
+t.test('a client of your own: latency bounded only if it fails fast, and never closed by the store', async (t) => {
+  const queued = new Redis(REDIS_URL)
+  const bounded = new Redis(REDIS_URL, { enableOfflineQueue: false, commandTimeout: 200 })
+  t.teardown(() => { queued.disconnect(); bounded.disconnect() })
+  const loose = new RedisStore({ client: queued, prefix: 'own1:' })
+  t.equal(loose.boundedLatency, false)
+  const tight = new RedisStore({ client: bounded, prefix: 'own2:' })
+  t.equal(tight.boundedLatency, true)
+  const again = new RedisStore({ client: bounded, prefix: 'own3:' })
+  t.equal(again.client, bounded, 'a second store on one client reuses its scripts')
+  await new Promise((resolve) => bounded.status === 'ready' ? resolve(null) : bounded.once('ready', resolve))
+  await tight.close()
+  t.equal(await bounded.ping(), 'PONG', 'still open')
+})
+
+t.test('close() of an owned client that is already gone does not throw', async (t) => {
+  const server = await ownRedis(t)
+  const errors: Error[] = []
+  const store = new RedisStore({ connection: server.url, onError: (err) => errors.push(err) })
+  await store.ready()
+  await server.kill()
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  await t.resolves(store.close())
+  t.ok(errors.length > 0, 'connection errors reach onError')
+})

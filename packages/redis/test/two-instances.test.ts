@@ -1,0 +1,61 @@
+import t, { type Test } from 'tap'
+import { randomBytes } from 'node:crypto'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { sessionkit, type Transport } from '@sessionkit/core'
+import { RedisStore } from '@sessionkit/redis'
+import { REDIS_URL } from './fixtures/redis-server.js'
+
+const SECRET = 'two-instances-secret-0123456789abcdef-0123456'
+const transport: Transport = {
+  name: 'header',
+  onInvalid: 'reject',
+  read: (request) => request.headers['x-session-id'] as string | undefined,
+  write: (_request, reply, credential) => { reply.header('x-session-id', credential) },
+  clear: (_request, reply) => { reply.header('x-session-id', '') }
+}
+
+async function instance (t: Test, prefix: string): Promise<string> {
+  const store = new RedisStore({ connection: REDIS_URL, prefix })
+  t.teardown(() => store.close())
+  await store.ready()
+  const app: FastifyInstance = Fastify()
+  t.teardown(() => app.close())
+  await app.register(sessionkit, { secret: SECRET, store, transports: [transport] })
+  app.post<{ Body: { user: string } }>('/login', async (request) => {
+    await request.session.regenerate()
+    request.session.set('userId', request.body.user)
+    return { ok: true }
+  })
+  app.get('/me', async (request) => ({ user: request.session.get('userId') ?? null }))
+  app.post('/logout', async (request) => {
+    await request.session.destroy()
+    return { ok: true }
+  })
+  app.post<{ Body: { user: string } }>('/revoke', async (request) => ({ revoked: await app.sessionkit.revokeUserSessions(request.body.user) }))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+}
+
+async function call (base: string, method: string, path: string, credential?: string, body?: unknown): Promise<{ status: number, credential: string | null }> {
+  const headers: Record<string, string> = {}
+  if (credential !== undefined) headers['x-session-id'] = credential
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  const response = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  await response.arrayBuffer()
+  return { status: response.status, credential: response.headers.get('x-session-id') }
+}
+
+t.test('two apps on different ports share sessions, logouts and revocations through Redis', async (t) => {
+  const prefix = `sk-two-${randomBytes(6).toString('hex')}:`
+  const [a, b] = [await instance(t, prefix), await instance(t, prefix)]
+  const alice = (await call(a, 'POST', '/login', undefined, { user: 'alice' })).credential as string
+  t.equal((await call(b, 'GET', '/me', alice)).status, 200, 'created on A, live on B')
+  t.equal((await call(a, 'POST', '/logout', alice)).status, 200)
+  t.equal((await call(b, 'GET', '/me', alice)).status, 401, 'logged out on A, dead on B')
+  const [first, second] = [(await call(a, 'POST', '/login', undefined, { user: 'bob' })).credential as string, (await call(b, 'POST', '/login', undefined, { user: 'bob' })).credential as string]
+  const carol = (await call(b, 'POST', '/login', undefined, { user: 'carol' })).credential as string
+  t.equal((await call(a, 'POST', '/revoke', undefined, { user: 'bob' })).status, 200)
+  t.equal((await call(b, 'GET', '/me', first)).status, 401, 'user-wide revocation on A honoured by B')
+  t.equal((await call(b, 'GET', '/me', second)).status, 401)
+  t.equal((await call(a, 'GET', '/me', carol)).status, 200, 'another user untouched')
+})
