@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 
 export const MECHANISMS = ['cookie', 'header', 'query'] as const
 export type Mechanism = (typeof MECHANISMS)[number]
-export const STORES = ['memory'] as const
+export const STORES = ['memory', 'redis'] as const
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 /** The example's configuration, read from the environment. */
@@ -11,6 +11,7 @@ export interface Config {
   host: string
   mechanisms: Mechanism[]
   store: (typeof STORES)[number]
+  redisUrl: string
   logLevel: string
   secret: string
   /** Set when the secret was generated for this run. */
@@ -38,6 +39,8 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (new Set(mechanisms).size !== mechanisms.length) throw new ConfigError('SESSION_MECHANISM', 'lists a mechanism twice')
   const store = env.SESSION_STORE ?? 'memory'
   if (!(STORES as readonly string[]).includes(store)) throw new ConfigError('SESSION_STORE', `must be one of ${STORES.join(', ')}`)
+  const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL')
   const logLevel = env.LOG_LEVEL ?? 'info'
   if (!LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LEVELS.join(', ')}`)
   let secret = env.SESSION_SECRET
@@ -49,5 +52,5 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): Config {
   } else if (Buffer.byteLength(secret) < 32) {
     throw new ConfigError('SESSION_SECRET', 'must be at least 32 bytes')
   }
-  return { port, host, mechanisms: mechanisms as Mechanism[], store: store as Config['store'], logLevel, secret, ephemeralSecret }
+  return { port, host, mechanisms: mechanisms as Mechanism[], store: store as Config['store'], redisUrl, logLevel, secret, ephemeralSecret }
 }

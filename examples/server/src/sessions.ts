@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fastifyCookie from '@fastify/cookie'
-import { sessionkit, MemoryStore, type Transport } from '@sessionkit/core'
+import { sessionkit, MemoryStore, type SessionStore, type Transport } from '@sessionkit/core'
+import { RedisStore } from '@sessionkit/redis'
 import { sessionkitCookie, cookieTransport } from '@sessionkit/cookie'
 import { sessionkitHeader, headerTransport } from '@sessionkit/header'
 import { sessionkitQuery, queryTransport } from '@sessionkit/query'
@@ -17,7 +18,7 @@ const TRANSPORTS: Record<Mechanism, () => Transport> = {
  * for a comma list. Every route below it is the same whatever is chosen.
  */
 export async function registerSessions (app: FastifyInstance, config: Config, now?: () => number): Promise<void> {
-  const store = new MemoryStore(now === undefined ? {} : { now })
+  const store = await openStore(config, now)
   app.addHook('onClose', async () => store.close())
   const engine = { secret: config.secret, store, ...(now === undefined ? {} : { now }) }
   const [only, ...more] = config.mechanisms
@@ -28,4 +29,23 @@ export async function registerSessions (app: FastifyInstance, config: Config, no
   }
   if (config.mechanisms.includes('cookie')) await app.register(fastifyCookie)
   await app.register(sessionkit, { ...engine, transports: config.mechanisms.map((name) => TRANSPORTS[name]()) })
+}
+
+/** The configured store, connected. A Redis that does not answer in 5 s stops start-up. */
+async function openStore (config: Config, now?: () => number): Promise<SessionStore & { close (): unknown }> {
+  if (config.store === 'memory') return new MemoryStore(now === undefined ? {} : { now })
+  const store = new RedisStore({ connection: config.redisUrl, prefix: 'sessionkit-example:' })
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`REDIS_URL: no Redis answered at ${config.redisUrl} within 5 s`)), 5_000)
+  })
+  try {
+    await Promise.race([store.ready(), timeout])
+  } catch (err) {
+    await store.close()
+    throw err
+  } finally {
+    clearTimeout(timer)
+  }
+  return store
 }

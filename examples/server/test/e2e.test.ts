@@ -27,17 +27,17 @@ class Client {
   }
 }
 
-async function start (t: Test, mechanism: Mechanism): Promise<{ app: FastifyInstance, base: string }> {
-  const app = await buildApp(readConfig({ SESSION_MECHANISM: mechanism, SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef' }), { logger: false })
+async function start (t: Test, mechanism: Mechanism, store: string): Promise<{ app: FastifyInstance, base: string }> {
+  const app = await buildApp(readConfig({ SESSION_MECHANISM: mechanism, SESSION_STORE: store, SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef', ...(process.env.REDIS_URL === undefined ? {} : { REDIS_URL: process.env.REDIS_URL }) }), { logger: false })
   t.teardown(() => app.close())
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }
   return { app, base: `http://127.0.0.1:${port}` }
 }
 
-for (const mechanism of ['cookie', 'header', 'query'] as const) {
-  t.test(`end to end over a real socket: ${mechanism}`, async (t) => {
-    const { base } = await start(t, mechanism)
+for (const [mechanism, store] of ['cookie', 'header', 'query'].flatMap((m) => [[m, 'memory'], [m, 'redis']]) as Array<[Mechanism, string]>) {
+  t.test(`end to end over a real socket: ${mechanism}, ${store} store`, async (t) => {
+    const { base } = await start(t, mechanism, store)
     const client = (): Client => new Client(base, mechanism)
 
     t.test('health never touches a session', async (t) => {
@@ -169,4 +169,9 @@ t.test('header and query composed, with the configured log level', async (t) => 
   t.same((await app.inject({ method: 'GET', url: '/me', headers: { 'x-session-id': credential } })).json(), { user: 'bob', visits: 0 })
   const both = await app.inject({ method: 'GET', url: `/me?sid=${credential}`, headers: { 'x-session-id': 'A'.repeat(43) + '.' + 'B'.repeat(43) } })
   t.equal(both.statusCode, 400, 'two channels that disagree')
+})
+
+t.test('a Redis that does not answer stops start-up with a message naming REDIS_URL', async (t) => {
+  const config = readConfig({ SESSION_STORE: 'redis', REDIS_URL: 'redis://127.0.0.1:1', SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef' })
+  await t.rejects(buildApp(config, { logger: false }), { message: 'REDIS_URL: no Redis answered at redis://127.0.0.1:1 within 5 s' })
 })
