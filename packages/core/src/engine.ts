@@ -5,6 +5,7 @@ import { errors } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import { ServerSession, type SessionBackend } from './session.js'
 import { readRecord } from './record.js'
+import { createStoreGuard, type StoreGuard } from './store-guard.js'
 
 /** How often a conditional write is retried against a newer version before giving up. */
 const WRITE_ATTEMPTS = 5
@@ -17,13 +18,14 @@ export class SessionEngine implements SessionBackend {
   readonly options: ResolvedOptions
   readonly idleTimeout: number
   readonly absoluteTimeout: number
-  readonly #log: FastifyBaseLogger
+  /** Every store call goes through it: bounded in time, failures a coded 503. */
+  readonly call: StoreGuard
 
   constructor (options: ResolvedOptions, log: FastifyBaseLogger) {
     this.options = options
     this.idleTimeout = options.idleTimeout
     this.absoluteTimeout = options.absoluteTimeout
-    this.#log = log
+    this.call = createStoreGuard(options.storeTimeout, log)
   }
 
   /** The session of a request, or a coded error (400 ambiguous, 401 invalid, 503 store). */
@@ -162,19 +164,6 @@ export class SessionEngine implements SessionBackend {
     }
     return transports[0] as Transport
   }
-
-  /** A store call: bounded in time, and any failure is one coded 503 that leaks nothing. */
-  async call<T> (operation: () => Promise<T>): Promise<T> {
-    const { storeTimeout } = this.options
-    try {
-      if (storeTimeout === null) return await operation()
-      return await withTimeout(operation(), storeTimeout)
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 'FST_SESSIONKIT_CORRUPT_RECORD') throw err
-      this.#log.error({ err }, 'session store call failed')
-      throw new errors.FST_SESSIONKIT_STORE_UNAVAILABLE({ cause: err })
-    }
-  }
 }
 
 function merge (base: Record<string, unknown>, changes: Map<string, unknown>): Record<string, unknown> {
@@ -184,17 +173,4 @@ function merge (base: Record<string, unknown>, changes: Map<string, unknown>): R
     else data[key] = value
   }
   return data
-}
-
-function withTimeout<T> (promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`store call took more than ${ms} ms`)), ms)
-    promise.then((value) => {
-      clearTimeout(timer)
-      resolve(value)
-    }, (err: unknown) => {
-      clearTimeout(timer)
-      reject(err)
-    })
-  })
 }

@@ -51,7 +51,7 @@ async function sessionkitPlugin (fastify: FastifyInstance, options: SessionkitOp
   const { store } = resolved
 
   fastify.decorateRequest<Session | null>('session', null)
-  fastify.decorate('sessionkit', createAdmin(store, (operation) => engine.call(operation)))
+  fastify.decorate('sessionkit', createAdmin(store, engine.call))
   for (const transport of resolved.transports) transport.setup?.(fastify)
 
   async function loadSession (request: FastifyRequest): Promise<void> {

@@ -1,0 +1,132 @@
+import type { Session, SessionData, SessionKey, Transport } from './contract.js'
+import { errors } from './errors.js'
+import { assertKey, cloneStorable } from './values.js'
+
+const hasOwn = Object.hasOwn
+
+/**
+ * The data side of `request.session`, shared by every mechanism: get, set, delete, copies, and a
+ * key-by-key record of what this request changed (including changes made inside objects read with
+ * `get`), so that a store can merge them into a newer version and a token can be re-issued only
+ * when something changed. Mechanisms extend it with their lifecycle (`regenerate`, `destroy`, ...).
+ */
+export abstract class SessionState implements Session {
+  #data: Record<string, unknown>
+  /** Keys set (value) or deleted (`undefined`) by this request. */
+  readonly changes = new Map<string, unknown>()
+  /** JSON of object values handed out by `get`, to see changes made inside them. */
+  readonly #snapshots = new Map<string, string>()
+  /** The transport that carried the credential, or that will carry a new one. */
+  readonly transport: Transport
+  /** The client's credential must be cleared, unless a new one is issued. */
+  clearClient = false
+  /** The request failed: nothing is saved. */
+  failed = false
+  /** The response is under way: the session no longer changes. */
+  closed = false
+
+  constructor (transport: Transport, data: Record<string, unknown>) {
+    this.transport = transport
+    this.#data = data
+  }
+
+  abstract readonly id: string | null
+  abstract readonly isNew: boolean
+  abstract readonly expiresAt: number | null
+  abstract regenerate (keep?: readonly SessionKey[]): Promise<void>
+  abstract destroy (): Promise<void>
+  abstract touch (): void
+  abstract save (): Promise<void>
+
+  get isModified (): boolean {
+    return this.collectChanges().size > 0
+  }
+
+  /** The working data, this request's changes applied. */
+  get current (): Record<string, unknown> {
+    return this.#data
+  }
+
+  get<K extends SessionKey> (key: K): SessionData[K] | undefined {
+    if (!hasOwn(this.#data, key)) return undefined
+    const value = this.#data[key]
+    if (value !== null && typeof value === 'object' && !this.changes.has(key) && !this.#snapshots.has(key)) {
+      this.#snapshots.set(key, JSON.stringify(value))
+    }
+    return value as SessionData[K]
+  }
+
+  set<K extends SessionKey> (key: K, value: SessionData[K] | undefined): void {
+    assertKey(key)
+    this.assertOpen('set')
+    if (value === undefined) {
+      this.delete(key)
+      return
+    }
+    const copy = cloneStorable(key, value)
+    this.#data[key] = copy
+    this.changes.set(key, copy)
+    this.#snapshots.delete(key)
+  }
+
+  has (key: SessionKey): boolean {
+    return hasOwn(this.#data, key)
+  }
+
+  delete (key: SessionKey): void {
+    assertKey(key)
+    this.assertOpen('delete')
+    if (!hasOwn(this.#data, key)) return
+    delete this.#data[key]
+    this.changes.set(key, undefined)
+    this.#snapshots.delete(key)
+  }
+
+  data (): Partial<SessionData> {
+    return JSON.parse(JSON.stringify(this.#data))
+  }
+
+  toJSON (): Partial<SessionData> {
+    return this.data()
+  }
+
+  /**
+   * Every change this request made: the keys it set or deleted, and the object values it read and
+   * then changed in place.
+   */
+  collectChanges (): Map<string, unknown> {
+    if (this.#snapshots.size === 0) return this.changes
+    for (const [key, before] of this.#snapshots) {
+      const value = this.#data[key]
+      // re-validated here: an object changed in place never went through set()
+      const copy = cloneStorable(key, value)
+      if (JSON.stringify(copy) !== before) {
+        this.#data[key] = copy
+        this.changes.set(key, copy)
+        this.#snapshots.delete(key)
+      }
+    }
+    return this.changes
+  }
+
+  /** The copies of the listed keys, for `regenerate(keep)`. */
+  kept (keep: readonly SessionKey[]): Record<string, unknown> {
+    const kept: Record<string, unknown> = {}
+    for (const key of keep) {
+      assertKey(key)
+      if (hasOwn(this.#data, key)) kept[key] = cloneStorable(key, this.#data[key])
+    }
+    return kept
+  }
+
+  /** Replaces the data and forgets every change: after a save, or when the session ends. */
+  reset (data: Record<string, unknown>): void {
+    this.#data = data
+    this.changes.clear()
+    this.#snapshots.clear()
+  }
+
+  assertOpen (what: string): void {
+    if (this.closed) throw new errors.FST_SESSIONKIT_SESSION_CLOSED(`${what}() after the response was sent`)
+  }
+}
