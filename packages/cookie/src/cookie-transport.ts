@@ -115,6 +115,9 @@ export function cookieTransport (options: CookieTransportOptions = {}): Transpor
     read (request: FastifyRequest) {
       return readCookie(request.headers.cookie, name)
     },
+    measure (request: FastifyRequest, credential: string) {
+      return Buffer.byteLength(serialize(name, credential, options$(request)))
+    },
     write (request: FastifyRequest, reply: FastifyReply, credential: string) {
       (reply as unknown as CookieReply).setCookie(name, credential, options$(request))
     },

@@ -158,4 +158,9 @@ export interface Transport {
   write(request: FastifyRequest, reply: FastifyReply, credential: string, expiresAt: number): void
   /** Tells the client to forget the credential. */
   clear(request: FastifyRequest, reply: FastifyReply): void
+  /**
+   * The bytes this transport would send to hand out `credential` (a whole Set-Cookie line, say), for
+   * mechanisms whose credentials vary in size (tokens). Absent: the credential's own length.
+   */
+  measure?(request: FastifyRequest, credential: string): number
 }

@@ -1,12 +1,12 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, onErrorHookHandler, onRequestHookHandler, onSendHookHandler } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { SessionSummary } from './contract.js'
 import { SESSION_ID } from './credential.js'
 import { SessionEngine } from './engine.js'
-import { errors } from './errors.js'
 import { resolveOptions, type SessionkitOptions } from './options.js'
-import type { ServerSession } from './session.js'
-import type { Session, SessionStore } from './contract.js'
+import { installSessionHooks } from './hooks.js'
+import type { StoreGuard } from './store-guard.js'
+import type { SessionStore } from './contract.js'
 
 /**
  * The user-wide side of sessions, on `fastify.sessionkit`: list a user's sessions, revoke one, revoke
@@ -43,38 +43,13 @@ declare module 'fastify' {
 }
 
 async function sessionkitPlugin (fastify: FastifyInstance, options: SessionkitOptions): Promise<void> {
-  if (fastify.hasRequestDecorator('session')) {
-    throw new errors.FST_SESSIONKIT_ALREADY_REGISTERED('request.session is already decorated')
-  }
   const resolved = resolveOptions(options)
   const engine = new SessionEngine(resolved, fastify.log)
   const { store } = resolved
 
-  fastify.decorateRequest<Session | null>('session', null)
+  installSessionHooks(fastify, engine)
   fastify.decorate('sessionkit', createAdmin(store, engine.call))
   for (const transport of resolved.transports) transport.setup?.(fastify)
-
-  async function loadSession (request: FastifyRequest): Promise<void> {
-    request.session = await engine.load(request)
-  }
-  async function saveSession (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
-    const session = request.session as ServerSession | null
-    if (session !== null) await engine.finish(request, reply, session)
-    return payload
-  }
-  async function failSession (request: FastifyRequest): Promise<void> {
-    const session = request.session as ServerSession | null
-    if (session !== null) session.failed = true
-  }
-
-  // hooks go on the routes that use sessions, chosen once here: a route with
-  // `config: { session: false }` runs none of them
-  fastify.addHook('onRoute', function addSessionHooks (route: RouteOptions) {
-    if (route.config?.session === false) return
-    route.onRequest = append(route.onRequest, loadSession as onRequestHookHandler)
-    route.onSend = append(route.onSend, saveSession as onSendHookHandler)
-    route.onError = append(route.onError, failSession as onErrorHookHandler)
-  })
 
   if (resolved.ownsStore) {
     fastify.addHook('onClose', function closeMemoryStore () {
@@ -83,15 +58,8 @@ async function sessionkitPlugin (fastify: FastifyInstance, options: SessionkitOp
   }
 }
 
-function append<T> (existing: T | T[] | undefined, hook: T): T[] {
-  if (existing === undefined) return [hook]
-  return Array.isArray(existing) ? [...existing, hook] : [existing, hook]
-}
-
-type Guard = <T>(operation: () => Promise<T>) => Promise<T>
-
 /** Every call is bounded and coded like the engine's own: a failing store is a 503, not a hang. */
-function createAdmin (store: SessionStore, guard: Guard): SessionAdmin {
+function createAdmin (store: SessionStore, guard: StoreGuard): SessionAdmin {
   return {
     store,
     async listUserSessions (userId) {

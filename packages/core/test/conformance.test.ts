@@ -15,6 +15,15 @@ for (const onInvalid of ['reject', 'anonymous'] as const) {
   })
 }
 
+t.test('sessionConformance, fixed expiry (rolling: false) run as a stateless mechanism', async (t) => {
+  sessionConformance(t, {
+    register: (app, options) => app.register(sessionkit, { ...options, rolling: false, transports: [testTransport()] }),
+    attach: (request, credential) => ({ ...request, headers: { ...request.headers, 'x-test-session': credential } }),
+    credentialOf: (response) => credentialOf(response),
+    stateless: true
+  })
+})
+
 t.test('sessionConformance over callbackStore(@fastify/session MemoryStore)', async (t) => {
   sessionConformance(t, {
     register: (app, options) => app.register(sessionkit, { ...options, transports: [testTransport()] }),

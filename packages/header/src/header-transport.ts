@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { errors, type Transport } from '@sessionkit/core'
+import { errors, exposeHeader, type Transport } from '@sessionkit/core'
 
 /** Options of the header transport. */
 export interface HeaderTransportOptions {
@@ -19,19 +19,6 @@ export interface HeaderTransportOptions {
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const RESERVED = new Set(['cookie', 'authorization', 'host', 'set-cookie', 'content-length', 'content-type'])
-
-/**
- * Reads the `Access-Control-Expose-Headers` a reply already has and adds `name` once.
- */
-export function exposeHeader (reply: FastifyReply, name: string): void {
-  const current = reply.getHeader('access-control-expose-headers')
-  if (current === undefined) {
-    reply.header('access-control-expose-headers', name)
-    return
-  }
-  const list = String(current).split(',').map((item) => item.trim().toLowerCase())
-  if (!list.includes(name)) reply.header('access-control-expose-headers', `${String(current)}, ${name}`)
-}
 
 /**
  * The credential in a custom request header, handed out in the same response header. Anything but

@@ -1,2 +1,2 @@
 export { sessionkitHeader, sessionkitHeader as default, type HeaderSessionOptions } from './plugin.js'
-export { headerTransport, exposeHeader, type HeaderTransportOptions } from './header-transport.js'
+export { headerTransport, type HeaderTransportOptions } from './header-transport.js'

@@ -26,6 +26,13 @@ export interface SessionHarness {
   credentialOf (response: LightMyRequestResponse): string | null | undefined
   /** A credential of the right form and signature that names no session. @default a signed random token */
   forge?: (options: HarnessEngineOptions) => string
+  /**
+   * Stateless mechanisms (tokens): expiry is fixed at issue (`idleTimeout` is the token lifetime, and
+   * reading does not extend it), and concurrent changes cannot be merged into one credential, so that
+   * case is skipped with a reason.
+   * @default false
+   */
+  stateless?: boolean
   /** The store the mechanism runs on. @default a MemoryStore on the suite's clock */
   store?: (t: Test, now: () => number) => Promise<SessionStore> | SessionStore
 }
@@ -190,7 +197,20 @@ export function sessionConformance (t: Test, harness: SessionHarness): void {
     }
   })
 
-  t.test('idle and absolute timeouts are enforced from stored timestamps', async (t) => {
+  if (harness.stateless === true) {
+    t.test('a token lives until its fixed expiry; reading does not extend it', async (t) => {
+      const { app, clock } = await setup(t)
+      const credential = await issue(app, { n: 1 })
+      clock.advance(IDLE / 2)
+      t.equal(await isLive(app, credential), true, 'half-way')
+      clock.advance(IDLE / 2 - 1_000)
+      t.equal(await isLive(app, credential), true, 'one second before expiry')
+      clock.advance(2_000)
+      t.equal(await isLive(app, credential), false, 'one second after')
+    })
+  }
+
+  t.test('idle and absolute timeouts are enforced from stored timestamps', { skip: harness.stateless === true && 'stateless: no server-side idle timeout' }, async (t) => {
     const { app, clock } = await setup(t)
     const idle = await issue(app, { n: 1 })
     clock.advance(IDLE - 1_000)
@@ -208,7 +228,7 @@ export function sessionConformance (t: Test, harness: SessionHarness): void {
     t.equal(await isLive(app, active), false, 'activity every idle/2 still ends at the absolute timeout')
   })
 
-  t.test('concurrent requests changing different keys both persist', async (t) => {
+  t.test('concurrent requests changing different keys both persist', { skip: harness.stateless === true && 'stateless: each request re-issues its own token' }, async (t) => {
     const { app, gates } = await setup(t)
     const credential = await issue(app, { base: 1, doomed: true })
     const changes = [{ gate: 'a', key: 'left', value: 'L' }, { gate: 'b', key: 'right', value: 'R' }, { gate: 'd', key: 'doomed' }]
