@@ -195,3 +195,14 @@ t.test('composed through core, the cookie transport needs @fastify/cookie first'
   await ok.ready()
   t.ok(ok.hasRequestDecorator('session'), 'registered')
 })
+
+t.test('measure() gives the bytes of the whole Set-Cookie line', async (t) => {
+  const transport = cookieTransport({ cookie: { domain: 'example.test' } })
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(fastifyCookie)
+  await app.register(sessionkit, { secret: SECRET, transports: [transport] })
+  app.get('/measure', async (request) => ({ bytes: transport.measure?.(request, 'v'.repeat(100)) }))
+  const response = await app.inject('/measure')
+  t.equal(response.json().bytes, Buffer.byteLength('sid=' + 'v'.repeat(100) + '; Domain=example.test; Path=/; HttpOnly; SameSite=Lax'))
+})
