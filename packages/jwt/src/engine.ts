@@ -1,0 +1,249 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import {
+  createStoreGuard, errors as coreErrors, exposeHeader, generateToken, sessionIdOf,
+  type StoreGuard, type StoredSession
+} from '@sessionkit/core'
+import { errors } from './errors.js'
+import { familyOf, open, REFRESH_TOKEN, sameHash, seal, type FamilyData } from './family.js'
+import type { ResolvedJwtOptions } from './options.js'
+import { JwtSession, type TokenBackend } from './session.js'
+import type { AccessClaims, TokenCodec } from './tokens.js'
+
+const REFRESH_HEADER = 'x-refresh-token'
+const seconds = (ms: number): number => Math.floor(ms / 1000)
+
+/**
+ * Token sessions: verifies the token and checks it against the denylist and the user's generation
+ * on every request (cached or not), re-issues it when the session changed, and runs the refresh
+ * families.
+ */
+export class JwtEngine implements TokenBackend {
+  readonly options: ResolvedJwtOptions
+  readonly codec: TokenCodec
+  readonly call: StoreGuard
+  /** Bytes a token takes besides its data, measured once with an empty session. */
+  readonly #overhead: number
+
+  constructor (options: ResolvedJwtOptions, codec: TokenCodec, log: FastifyRequest['log']) {
+    this.options = options
+    this.codec = codec
+    this.call = createStoreGuard(options.storeTimeout, log)
+    const sample = codec.sign(this.#claims({}, 'u'.repeat(64), 0, 'f'.repeat(43)))
+    this.#overhead = sample.length + (options.transport.name === 'cookie' ? 300 : 0)
+  }
+
+  async load (request: FastifyRequest): Promise<JwtSession> {
+    const { transport } = this.options
+    const token = transport.read(request)
+    if (token === undefined) return new JwtSession(this, transport, null)
+    const claims = token.length > this.options.maxTokenBytes ? null : this.codec.verify(token, this.options.now())
+    if (claims !== null && !await this.#revoked(claims)) return new JwtSession(this, transport, claims)
+    if (transport.onInvalid === 'reject') throw new coreErrors.FST_SESSIONKIT_INVALID_CREDENTIAL()
+    const session = new JwtSession(this, transport, null)
+    session.clearClient = true
+    return session
+  }
+
+  async finish (request: FastifyRequest, reply: FastifyReply, session: JwtSession): Promise<void> {
+    if (session.closed) return
+    session.closed = true
+    if (!session.failed && reply.statusCode < 500) await this.issue(session)
+    if (session.issued !== null) {
+      const { transport, maxTokenBytes } = this.options
+      const size = transport.measure?.(request, session.issued) ?? session.issued.length
+      if (size > maxTokenBytes) throw new errors.FST_SESSIONKIT_TOKEN_TOO_LARGE(size, maxTokenBytes)
+      transport.write(request, reply, session.issued, (session.expiresAt as number))
+      if (session.refreshToken !== null) {
+        reply.header(REFRESH_HEADER, session.refreshToken)
+        exposeHeader(reply, REFRESH_HEADER)
+      }
+    } else if (session.clearClient) {
+      session.transport.clear(request, reply)
+    }
+  }
+
+  checkBudget (data: Record<string, unknown>): void {
+    // base64url of the JSON, plus what every token carries
+    const estimate = this.#overhead + Math.ceil(Buffer.byteLength(JSON.stringify(data)) * 4 / 3)
+    if (estimate > this.options.maxTokenBytes) throw new errors.FST_SESSIONKIT_TOKEN_TOO_LARGE(estimate, this.options.maxTokenBytes)
+  }
+
+  async end (session: JwtSession): Promise<void> {
+    const { claims } = session
+    if (claims !== null) {
+      await this.#revoke(claims.jti, claims.exp * 1000)
+      if (claims.fam !== undefined) await this.call(() => this.options.store.destroy(claims.fam as string))
+    }
+    session.claims = null
+    session.issued = null
+    session.refreshToken = null
+    session.reset({})
+    session.clearClient = true
+  }
+
+  async issue (session: JwtSession): Promise<void> {
+    const changed = session.collectChanges().size > 0
+    const data = session.current
+    if (!changed) return
+    const previous = session.claims
+    if (previous === null && Object.keys(data).length === 0) return
+    const { store, refreshTtl } = this.options
+    if (previous !== null && await this.call(() => store.isTokenRevoked(previous.jti))) {
+      // revoked while this request ran (a logout elsewhere): re-issuing would bring it back
+      await this.end(session)
+      return
+    }
+    const now = this.options.now()
+    const userId = this.options.userIdOf(data)
+    const generation = userId === null ? 0 : await this.call(() => store.userGeneration(userId))
+    let family = previous?.sub === userId ? previous?.fam : undefined
+    let refreshToken: string | null = null
+    if (family !== previous?.fam && previous?.fam !== undefined) {
+      // a session that changed user without regenerate(): its old family ends here
+      const old = previous.fam
+      await this.call(() => store.destroy(old))
+    }
+    const claims = this.#claims(data, userId, generation, family, now)
+    if (userId !== null && family === undefined) {
+      const familyToken = generateToken()
+      const secret = generateToken()
+      family = sessionIdOf(familyToken)
+      claims.fam = family
+      const record: StoredSession = {
+        version: 1,
+        createdAt: now,
+        lastSeenAt: now,
+        userId,
+        data: { cur: sessionIdOf(secret), prev: null, until: 0, box: null, jti: claims.jti, exp: claims.exp * 1000, gen: generation, sk: data } satisfies FamilyData
+      }
+      await this.call(() => store.set(family as string, record, 0, this.#familyTtl(now, now)))
+      // without refresh tokens the family still lists and revokes the session
+      if (refreshTtl !== null) refreshToken = `${familyToken}.${secret}`
+    } else if (family !== undefined) {
+      const id = family
+      if (!await this.#follow(id, claims, now)) {
+        // the family was revoked meanwhile: this session is over, nothing is issued
+        await this.end(session)
+        return
+      }
+    }
+    const token = this.codec.sign(claims)
+    if (previous !== null) await this.#revoke(previous.jti, previous.exp * 1000)
+    session.claims = claims
+    session.issued = token
+    session.refreshToken = refreshToken ?? session.refreshToken
+    session.reset(data)
+  }
+
+  /** POST /refresh: rotates the refresh token, or revokes its family when a spent one comes back. */
+  async refresh (request: FastifyRequest, reply: FastifyReply): Promise<{ expiresAt: number }> {
+    const raw = request.headers[REFRESH_HEADER]
+    if (typeof raw !== 'string' || !REFRESH_TOKEN.test(raw)) throw new coreErrors.FST_SESSIONKIT_INVALID_CREDENTIAL()
+    const [familyToken, secret] = raw.split('.') as [string, string]
+    const id = sessionIdOf(familyToken)
+    const hash = sessionIdOf(secret)
+    const { store } = this.options
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const record = await this.call(() => store.get(id))
+      if (record === null) break
+      const family = familyOf(record)
+      const now = this.options.now()
+      const userId = family.userId
+      const generation = await this.call(() => store.userGeneration(userId))
+      if (generation > family.gen) {
+        await this.#endFamily(id, family)
+        break
+      }
+      if (sameHash(hash, family.cur)) {
+        const nextSecret = generateToken()
+        const claims = this.#claims(family.sk, userId, generation, id, now)
+        const access = this.codec.sign(claims)
+        const refresh = `${familyToken}.${nextSecret}`
+        const { userId: _owner, ...stored } = family
+        const next: StoredSession = {
+          ...record,
+          version: record.version + 1,
+          lastSeenAt: now,
+          data: { ...stored, cur: sessionIdOf(nextSecret), prev: hash, until: now + this.options.refreshGrace, box: seal({ access, refresh }, secret), jti: claims.jti, exp: claims.exp * 1000 } satisfies FamilyData
+        }
+        if (await this.call(() => store.set(id, next, record.version, this.#familyTtl(record.createdAt, now)))) {
+          await this.#revoke(family.jti, family.exp)
+          return this.#answer(reply, access, refresh, claims.exp * 1000)
+        }
+        continue
+      }
+      if (sameHash(hash, family.prev) && now <= family.until && family.box !== null) {
+        // a parallel retry of the refresh that just happened: the same answer, not a lock-out
+        const answer = open(family.box, secret)
+        if (answer !== null) return this.#answer(reply, answer.access, answer.refresh, family.exp)
+      }
+      // a spent refresh token came back: someone else holds the chain; end the whole family
+      await this.#endFamily(id, family)
+      break
+    }
+    throw new coreErrors.FST_SESSIONKIT_INVALID_CREDENTIAL()
+  }
+
+  #answer (reply: FastifyReply, access: string, refresh: string, expiresAt: number): { expiresAt: number } {
+    this.options.transport.write(reply.request, reply, access, expiresAt)
+    reply.header(REFRESH_HEADER, refresh)
+    exposeHeader(reply, REFRESH_HEADER)
+    reply.header('cache-control', 'no-store')
+    return { expiresAt }
+  }
+
+  /** Records the newest access token (and data) in the family; `false` when the family is gone. */
+  async #follow (id: string, claims: AccessClaims, now: number): Promise<boolean> {
+    const { store } = this.options
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const record = await this.call(() => store.get(id))
+      if (record === null) return false
+      const { userId: _owner, ...family } = familyOf(record)
+      const next: StoredSession = { ...record, version: record.version + 1, lastSeenAt: now, data: { ...family, jti: claims.jti, exp: claims.exp * 1000, sk: claims.sk } }
+      if (await this.call(() => store.set(id, next, record.version, this.#familyTtl(record.createdAt, now)))) return true
+    }
+    throw new coreErrors.FST_SESSIONKIT_WRITE_CONFLICT(5)
+  }
+
+  /** A family lives `refreshTokenTtl` from login; without refresh tokens, as long as its latest access token. */
+  #familyTtl (createdAt: number, now: number): number {
+    const { refreshTtl, accessTtl } = this.options
+    return refreshTtl === null ? accessTtl : Math.max(1, createdAt + refreshTtl - now)
+  }
+
+  async #endFamily (id: string, family: FamilyData): Promise<void> {
+    await this.call(() => this.options.store.destroy(id))
+    await this.#revoke(family.jti, family.exp)
+  }
+
+  /** Puts a token id on the denylist for the rest of its lifetime. */
+  async #revoke (jti: string, expiresAt: number): Promise<void> {
+    const ttl = expiresAt + this.options.clockTolerance - this.options.now()
+    if (ttl > 0) await this.call(() => this.options.store.revokeToken(jti, ttl))
+  }
+
+  /** Checked on every request, whether the token came from fast-jwt's cache or not. */
+  async #revoked (claims: AccessClaims): Promise<boolean> {
+    const { store } = this.options
+    const { sub } = claims
+    const [denied, generation] = await Promise.all([
+      this.call(() => store.isTokenRevoked(claims.jti)),
+      sub === undefined ? 0 : this.call(() => store.userGeneration(sub))
+    ])
+    return denied || generation > (claims.gen ?? 0)
+  }
+
+  #claims (data: Record<string, unknown>, userId: string | null, generation: number, family: string | undefined, now = this.options.now()): AccessClaims {
+    const { issuer, audience, accessTtl } = this.options
+    return {
+      jti: generateToken(),
+      iat: seconds(now),
+      exp: seconds(now + accessTtl),
+      ...(userId === null ? {} : { sub: userId, gen: generation }),
+      ...(family === undefined ? {} : { fam: family }),
+      ...(issuer === undefined ? {} : { iss: issuer }),
+      ...(audience === undefined ? {} : { aud: audience }),
+      sk: data
+    }
+  }
+}

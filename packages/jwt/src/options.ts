@@ -1,0 +1,152 @@
+import { errors, MemoryStore, type SessionData, type SessionStore, type Transport } from '@sessionkit/core'
+import { cookieTransport, type CookieTransportOptions } from '@sessionkit/cookie'
+import { duration } from './duration.js'
+import { resolveKeys, type JwtKey, type ResolvedKey } from './keys.js'
+import { bearerTransport } from './transports.js'
+
+/** Options of `@sessionkit/jwt`. */
+export interface JwtSessionOptions {
+  /**
+   * The key ring. The first key signs (its `kid` goes in every token header); every key verifies the
+   * tokens that name it. Rotate by putting a new key first; retire by removing one.
+   */
+  keys: readonly JwtKey[]
+  /**
+   * Where the denylist, the user generations and the refresh families live. Share one store
+   * (`@sessionkit/redis`) between instances so that revocations reach all of them.
+   * @default new MemoryStore()
+   */
+  store?: SessionStore
+  /** How the token travels: `'bearer'` (Authorization / X-Session-Token) or `'cookie'`. @default 'bearer' */
+  transport?: 'bearer' | 'cookie'
+  /** Options of the cookie transport (`transport: 'cookie'`): name, attributes, CSRF guard. */
+  cookie?: CookieTransportOptions
+  /** Access-token lifetime: milliseconds or a text such as `'15m'`. @default '15m' */
+  accessTokenTtl?: number | string
+  /**
+   * Refresh-token family lifetime from login (milliseconds or text), or `false` for no refresh
+   * tokens.
+   * @default '30d'
+   */
+  refreshTokenTtl?: number | string | false
+  /**
+   * How long after a rotation the spent refresh token still gets the same answer, so that parallel
+   * retries of one refresh do not lock the user out (milliseconds).
+   * @default 10000
+   */
+  refreshGrace?: number
+  /** The refresh route the plugin registers, or `false` to register none. @default '/refresh' */
+  refreshRoute?: string | false
+  /** Required `iss` claim, set on every token and required on every token accepted. */
+  issuer?: string
+  /** Required `aud` claim, set on every token and required on every token accepted. */
+  audience?: string
+  /** Tolerance for `exp`, `nbf` and `iat` (milliseconds). @default 0 */
+  clockTolerance?: number
+  /**
+   * The size budget: bytes of the token (Bearer) or of the whole Set-Cookie line (cookie).
+   * @default 8192 with Bearer, 4096 with the cookie transport
+   */
+  maxTokenBytes?: number
+  /**
+   * fast-jwt's cache of verified tokens (entries, or `false`). Revocation and expiry are checked on
+   * every request whether or not a token comes from the cache.
+   * @default 1000
+   */
+  cache?: number | false
+  /** The session key holding the user id, or a function of the data. @default 'userId' */
+  userId?: string | ((data: Readonly<Partial<SessionData>>) => string | null | undefined)
+  /** Milliseconds a store call may take, for stores that do not bound their own latency. @default 1000 */
+  storeTimeout?: number
+  /** The clock (epoch milliseconds), for tests. @default Date.now */
+  now?: () => number
+}
+
+export interface ResolvedJwtOptions {
+  readonly keys: readonly ResolvedKey[]
+  readonly store: SessionStore
+  readonly ownsStore: boolean
+  readonly transport: Transport
+  readonly accessTtl: number
+  readonly refreshTtl: number | null
+  readonly refreshGrace: number
+  readonly refreshRoute: string | null
+  readonly issuer: string | undefined
+  readonly audience: string | undefined
+  readonly clockTolerance: number
+  readonly maxTokenBytes: number
+  readonly cache: number | false
+  readonly userIdOf: (data: Readonly<Record<string, unknown>>) => string | null
+  readonly storeTimeout: number | null
+  readonly now: () => number
+}
+
+function nonNegative (name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION(name, 'must be a non-negative integer')
+  }
+  return value
+}
+
+function claim (name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value === '') throw new errors.FST_SESSIONKIT_INVALID_OPTION(name, 'must be a non-empty string')
+  return value
+}
+
+/** Validates every option once, at registration, into a frozen object. */
+export function resolveJwtOptions (options: JwtSessionOptions): ResolvedJwtOptions {
+  const keys = resolveKeys(options.keys)
+  const transportName = options.transport ?? 'bearer'
+  if (transportName !== 'bearer' && transportName !== 'cookie') {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('transport', 'must be "bearer" or "cookie"')
+  }
+  const transport = transportName === 'cookie' ? cookieTransport(options.cookie) : bearerTransport()
+  const refreshTtl = options.refreshTokenTtl === false ? null : duration('refreshTokenTtl', options.refreshTokenTtl ?? '30d')
+  const accessTtl = duration('accessTokenTtl', options.accessTokenTtl ?? '15m')
+  if (refreshTtl !== null && refreshTtl < accessTtl) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('refreshTokenTtl', 'must not be shorter than accessTokenTtl')
+  }
+  const refreshRoute = options.refreshRoute ?? '/refresh'
+  if (refreshRoute !== false && (typeof refreshRoute !== 'string' || !refreshRoute.startsWith('/'))) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('refreshRoute', 'must be a path starting with "/", or false')
+  }
+  const cache = options.cache ?? 1000
+  if (cache !== false && (!Number.isSafeInteger(cache) || cache <= 0)) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('cache', 'must be a positive number of entries, or false')
+  }
+  const maxTokenBytes = options.maxTokenBytes ?? (transportName === 'cookie' ? 4096 : 8192)
+  if (!Number.isSafeInteger(maxTokenBytes) || maxTokenBytes < 256) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('maxTokenBytes', 'must be an integer of at least 256')
+  }
+  const userId = options.userId ?? 'userId'
+  if (typeof userId !== 'function' && (typeof userId !== 'string' || userId === '')) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('userId', 'must be a session key or a function returning the user id')
+  }
+  const now = options.now ?? Date.now
+  if (typeof now !== 'function') throw new errors.FST_SESSIONKIT_INVALID_OPTION('now', 'must be a function returning epoch milliseconds')
+  const store = options.store ?? new MemoryStore()
+  const storeTimeout = nonNegative('storeTimeout', options.storeTimeout, 1000)
+  return Object.freeze({
+    keys,
+    store,
+    ownsStore: options.store === undefined,
+    transport,
+    accessTtl,
+    refreshTtl,
+    refreshGrace: nonNegative('refreshGrace', options.refreshGrace, 10_000),
+    refreshRoute: refreshTtl === null || refreshRoute === false ? null : refreshRoute,
+    issuer: claim('issuer', options.issuer),
+    audience: claim('audience', options.audience),
+    clockTolerance: nonNegative('clockTolerance', options.clockTolerance, 0),
+    maxTokenBytes,
+    cache,
+    userIdOf: (data: Readonly<Record<string, unknown>>) => {
+      const id = typeof userId === 'function' ? userId(data) : data[userId]
+      return typeof id === 'string' && id !== '' ? id : null
+    },
+    storeTimeout: store.boundedLatency === true ? null : storeTimeout,
+    now
+  })
+}

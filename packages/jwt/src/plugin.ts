@@ -1,0 +1,83 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import fastifyCookie from '@fastify/cookie'
+import { installSessionHooks, type SessionAdmin } from '@sessionkit/core'
+import { JwtEngine } from './engine.js'
+import { familyOf } from './family.js'
+import { resolveJwtOptions, type JwtSessionOptions } from './options.js'
+import { createCodec } from './tokens.js'
+
+async function jwtSessions (fastify: FastifyInstance, options: JwtSessionOptions): Promise<void> {
+  const resolved = resolveJwtOptions(options)
+  if (resolved.transport.name === 'cookie' && !fastify.hasReplyDecorator('setCookie')) await fastify.register(fastifyCookie)
+  const codec = await createCodec(fastify, resolved)
+  const engine = new JwtEngine(resolved, codec, fastify.log)
+  const { store } = resolved
+
+  installSessionHooks(fastify, engine)
+  fastify.decorate('sessionkit', createTokenAdmin(engine))
+  resolved.transport.setup?.(fastify)
+
+  if (resolved.refreshRoute !== null) {
+    fastify.post(resolved.refreshRoute, { config: { session: false } }, function refreshSession (request, reply) {
+      return engine.refresh(request, reply)
+    })
+  }
+  if (resolved.ownsStore) {
+    fastify.addHook('onClose', function closeMemoryStore () {
+      (store as { close?: () => void }).close?.()
+    })
+  }
+}
+
+/**
+ * The user-wide operations over token sessions. A "session" here is a refresh family (one login);
+ * revoking one also denylists its latest access token, and revoking all bumps the user's generation,
+ * which ends every token of the user at once.
+ */
+function createTokenAdmin (engine: JwtEngine): SessionAdmin {
+  const { store } = engine.options
+  const guard = engine.call
+  async function revoke (id: string): Promise<void> {
+    const record = await guard(() => store.get(id))
+    if (record === null) return
+    const family = familyOf(record)
+    await guard(() => store.destroy(id))
+    const ttl = family.exp - engine.options.now()
+    if (ttl > 0) await guard(() => store.revokeToken(family.jti, ttl))
+  }
+  return {
+    store,
+    async listUserSessions (userId) {
+      const list = await guard(() => store.listUserSessions(userId))
+      return list.sort((a, b) => a.createdAt - b.createdAt)
+    },
+    async revokeUserSession (userId, sessionId) {
+      const list = await guard(() => store.listUserSessions(userId))
+      if (!list.some((summary) => summary.id === sessionId)) return false
+      await revoke(sessionId)
+      return true
+    },
+    async revokeUserSessions (userId, { except = null } = {}) {
+      const list = await guard(() => store.listUserSessions(userId))
+      if (except === null) await guard(() => store.bumpUserGeneration(userId))
+      let count = 0
+      for (const { id } of list) {
+        if (id === except) continue
+        await revoke(id)
+        count++
+      }
+      return count
+    }
+  }
+}
+
+/**
+ * Token sessions: `request.session` in a JWT signed by `@fastify/jwt`, revocable (denylist, per-user
+ * generation), refreshable (rotating refresh tokens with reuse detection) and size-checked.
+ *
+ * @example
+ * await app.register(sessionkitJwt, { keys: [{ kid: '2026-11', algorithm: 'HS256', secret: process.env.JWT_SECRET }] })
+ */
+export const sessionkitJwt = fp(jwtSessions, { fastify: '5.x', name: '@sessionkit/jwt' })
+export default sessionkitJwt

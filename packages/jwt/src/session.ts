@@ -1,0 +1,84 @@
+import { SessionState, type SessionData, type SessionKey, type Transport } from '@sessionkit/core'
+import type { AccessClaims } from './tokens.js'
+
+/** What a token session asks of the engine that loaded it. */
+export interface TokenBackend {
+  /** Throws `FST_SESSIONKIT_TOKEN_TOO_LARGE` when this data could not fit the size budget. */
+  checkBudget (data: Record<string, unknown>): void
+  /** Revokes the current token (and its refresh family) now. */
+  end (session: JwtSession): Promise<void>
+  /** Signs a token for the session as it is now, if it changed. */
+  issue (session: JwtSession): Promise<void>
+}
+
+/**
+ * `request.session` over a JWT. The data lives in the token's `sk` claim; a changed session is
+ * re-issued at the end of the request (and the token it replaces revoked).
+ */
+export class JwtSession extends SessionState {
+  /** The claims of the token this request carried, or of the one it issued. */
+  claims: AccessClaims | null
+  readonly backend: TokenBackend
+  /** A token to hand the client at the end of the request. */
+  issued: string | null = null
+  /** A refresh token to hand the client with it. */
+  refreshToken: string | null = null
+
+  constructor (backend: TokenBackend, transport: Transport, claims: AccessClaims | null) {
+    // copied: with fast-jwt's cache on, the claims object is shared between requests
+    super(transport, claims === null ? {} : structuredClone(claims.sk))
+    this.backend = backend
+    this.claims = claims
+  }
+
+  /** The refresh family when there is one (what `listUserSessions` lists), else the token id. */
+  get id (): string | null {
+    return this.claims?.fam ?? this.claims?.jti ?? null
+  }
+
+  get isNew (): boolean {
+    return this.claims === null
+  }
+
+  get expiresAt (): number | null {
+    return this.claims === null ? null : this.claims.exp * 1000
+  }
+
+  override set<K extends SessionKey> (key: K, value: SessionData[K] | undefined): void {
+    const had = this.has(key)
+    const before = this.current[key]
+    const changed = this.changes.has(key)
+    const change = this.changes.get(key)
+    super.set(key, value)
+    try {
+      this.backend.checkBudget(this.current)
+    } catch (err) {
+      // refused at the call, and the session is as it was
+      if (had) this.current[key] = before
+      else delete this.current[key]
+      if (changed) this.changes.set(key, change)
+      else this.changes.delete(key)
+      throw err
+    }
+  }
+
+  async regenerate (keep: readonly SessionKey[] = []): Promise<void> {
+    this.assertOpen('regenerate')
+    const kept = this.kept(keep)
+    await this.backend.end(this)
+    for (const key of Object.keys(kept)) this.set(key, kept[key])
+  }
+
+  async destroy (): Promise<void> {
+    this.assertOpen('destroy')
+    await this.backend.end(this)
+  }
+
+  /** A token session has no server-side idle expiry to move: nothing to do. */
+  touch (): void {}
+
+  async save (): Promise<void> {
+    this.assertOpen('save')
+    await this.backend.issue(this)
+  }
+}

@@ -1,0 +1,157 @@
+import t from 'tap'
+import { MemoryStore as FastifySessionMemoryStore } from '@fastify/session'
+import { callbackStore, MemoryStore, type CallbackStore, type SessionSummary, type StoredSession } from '@sessionkit/core'
+import { ManualClock, sessionConformance } from '@sessionkit/core/testing'
+import { bearerTransport } from '@sessionkit/jwt'
+import { buildJwtApp, bearer } from './fixtures/app.js'
+import { bearerHarness, claimsAt, forge, tokenOf } from './fixtures/keys.js'
+
+async function login (app: import('fastify').FastifyInstance, user = 'alice'): Promise<{ access: string, refresh: string }> {
+  const response = await app.inject({ method: 'POST', url: '/login', payload: { user } })
+  return { access: tokenOf(response) as string, refresh: String(response.headers['x-refresh-token']) }
+}
+
+t.test('claims that are not what sessionkit issues: 401', async (t) => {
+  const { app, clock } = await buildJwtApp(t)
+  const now = clock.now()
+  const user = { sub: 'alice', gen: 0, sk: { userId: 'alice' } }
+  const cases: Record<string, string> = {
+    'a kid that is not a string': forge(claimsAt(now, user), { header: { typ: 'at+jwt', kid: 7 } }),
+    'a short jti': forge(claimsAt(now, { ...user, jti: 'abc' })),
+    'an iat that is text': forge(claimsAt(now, { ...user, iat: 'now' })),
+    'data that is not an object': forge(claimsAt(now, { ...user, sk: [1] })),
+    'a sub without a generation': forge(claimsAt(now, { sub: 'alice', sk: {} })),
+    'a sub that is not text': forge(claimsAt(now, { sub: 7, gen: 0, sk: {} })),
+    'a malformed family': forge(claimsAt(now, { ...user, fam: 'x' })),
+    'a token over the size budget': forge(claimsAt(now, { ...user, sk: { pad: 'x'.repeat(9_000) } }))
+  }
+  for (const [name, token] of Object.entries(cases)) {
+    t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(token) })).statusCode, 401, name)
+  }
+})
+
+t.test('a new session: no expiry, nothing issued for data set and removed; touch() does nothing; save() issues now', async (t) => {
+  const { app } = await buildJwtApp(t, {}, (app) => {
+    app.post('/nothing', async (request) => {
+      request.session.set('a', 1)
+      request.session.delete('a')
+      request.session.touch()
+      return { expiresAt: request.session.expiresAt, isNew: request.session.isNew }
+    })
+    app.post('/save', async (request) => {
+      request.session.set('a', 1)
+      await request.session.save()
+      return { expiresAt: request.session.expiresAt, id: request.session.id }
+    })
+  })
+  const nothing = await app.inject({ method: 'POST', url: '/nothing' })
+  t.same(nothing.json(), { expiresAt: null, isNew: true })
+  t.equal(tokenOf(nothing), undefined)
+  const saved = await app.inject({ method: 'POST', url: '/save' })
+  t.equal(saved.json().expiresAt, Date.UTC(2030, 0, 1) + 15 * 60_000)
+  t.match(saved.json().id, /^[A-Za-z0-9_-]{43}$/)
+  t.type(tokenOf(saved), 'string')
+})
+
+t.test('a session that changes user without regenerate() leaves its old family behind', async (t) => {
+  const { app, store } = await buildJwtApp(t)
+  const { access } = await login(app, 'alice')
+  const switched = await app.inject({ method: 'POST', url: '/set', headers: bearer(access), payload: { userId: 'bob' } })
+  t.equal(switched.statusCode, 200)
+  t.same(await store.listUserSessions('alice'), [], 'alice\'s family ended')
+  t.equal((await store.listUserSessions('bob')).length, 1, 'bob has one')
+  t.type(switched.headers['x-refresh-token'], 'string')
+})
+
+t.test('a family ended elsewhere (a shared store, another scope) ends the token session on its next change', async (t) => {
+  const { app, store } = await buildJwtApp(t)
+  const { access } = await login(app)
+  const [family] = await store.listUserSessions('alice') as [SessionSummary]
+  await store.destroy(family.id)
+  const read = await app.inject({ method: 'GET', url: '/me', headers: bearer(access) })
+  t.equal(read.statusCode, 200, 'a read is stateless')
+  const change = await app.inject({ method: 'POST', url: '/set', headers: bearer(access), payload: { x: 1 } })
+  t.equal(change.statusCode, 200)
+  t.equal(tokenOf(change), null, 'told to forget the token')
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(access) })).statusCode, 401)
+})
+
+t.test('a generation bumped by itself (password change) ends refresh too', async (t) => {
+  const { app, store } = await buildJwtApp(t)
+  const { refresh } = await login(app)
+  await store.bumpUserGeneration('alice')
+  t.equal((await app.inject({ method: 'POST', url: '/refresh', headers: { 'x-refresh-token': refresh } })).statusCode, 401)
+  t.same(await store.listUserSessions('alice'), [], 'the family is gone')
+})
+
+t.test('a corrupt family record is a coded 503; a sealed answer that does not open ends the family', async (t) => {
+  const { app, store } = await buildJwtApp(t)
+  const first = await login(app)
+  const [family] = await store.listUserSessions('alice') as [SessionSummary]
+  const record = await store.get(family.id) as StoredSession
+  await store.set(family.id, { ...record, version: record.version + 1, data: { ...record.data, cur: 7 } }, record.version, 60_000)
+  const corrupt = await app.inject({ method: 'POST', url: '/refresh', headers: { 'x-refresh-token': first.refresh } })
+  t.equal(corrupt.statusCode, 503)
+  t.equal(corrupt.json().code, 'FST_SESSIONKIT_CORRUPT_RECORD')
+  const second = await login(app, 'bob')
+  const rotated = await app.inject({ method: 'POST', url: '/refresh', headers: { 'x-refresh-token': second.refresh } })
+  t.equal(rotated.statusCode, 200)
+  const [bobs] = await store.listUserSessions('bob') as [SessionSummary]
+  const bobRecord = await store.get(bobs.id) as StoredSession
+  await store.set(bobs.id, { ...bobRecord, version: bobRecord.version + 1, data: { ...bobRecord.data, box: 'AAAA' } }, bobRecord.version, 60_000)
+  const retry = await app.inject({ method: 'POST', url: '/refresh', headers: { 'x-refresh-token': second.refresh } })
+  t.equal(retry.statusCode, 401)
+  t.same(await store.listUserSessions('bob'), [])
+})
+
+t.test('a family write that keeps losing gives up with a coded 409', async (t) => {
+  class ContendedStore extends MemoryStore {
+    contended = false
+    override async set (id: string, record: StoredSession, expected: number, ttl: number): Promise<boolean> {
+      if (!this.contended) return super.set(id, record, expected, ttl)
+      const current = await super.get(id) as StoredSession
+      await super.set(id, { ...current, version: current.version + 1 }, current.version, ttl)
+      return false
+    }
+  }
+  const clock = new ManualClock()
+  const store = new ContendedStore({ now: clock.now })
+  t.teardown(() => store.close())
+  const { app } = await buildJwtApp(t, { store, now: clock.now })
+  const { access, refresh } = await login(app)
+  store.contended = true
+  const change = await app.inject({ method: 'POST', url: '/set', headers: bearer(access), payload: { x: 1 } })
+  t.equal(change.statusCode, 409)
+  t.equal(change.json().code, 'FST_SESSIONKIT_WRITE_CONFLICT')
+  const rotate = await app.inject({ method: 'POST', url: '/refresh', headers: { 'x-refresh-token': refresh } })
+  t.equal(rotate.statusCode, 401, 'a refresh that never gets its write through fails closed')
+})
+
+t.test('the admin API tolerates a session that ends while it works', async (t) => {
+  class StaleListStore extends MemoryStore {
+    stale: SessionSummary[] = []
+    override async listUserSessions (userId: string): Promise<SessionSummary[]> {
+      return this.stale.length > 0 ? this.stale : super.listUserSessions(userId)
+    }
+  }
+  const clock = new ManualClock()
+  const store = new StaleListStore({ now: clock.now })
+  t.teardown(() => store.close())
+  const { app } = await buildJwtApp(t, { store, now: clock.now })
+  await login(app)
+  store.stale = await store.listUserSessions('alice')
+  await store.destroy((store.stale[0] as SessionSummary).id)
+  t.equal(await app.sessionkit.revokeUserSession('alice', (store.stale[0] as SessionSummary).id), true)
+})
+
+t.test('a userId function, and a callback-style store (latency bounded by storeTimeout)', async (t) => {
+  sessionConformance(t, {
+    ...bearerHarness({ userId: (data) => data.userId as string | undefined }),
+    store: (_t, now) => callbackStore(new FastifySessionMemoryStore() as unknown as CallbackStore, { now })
+  })
+})
+
+t.test('bearerTransport validates its response header', async (t) => {
+  t.throws(() => bearerTransport({ responseHeader: 'bad header' }), { code: 'FST_SESSIONKIT_INVALID_OPTION', message: 'Invalid option "responseHeader": must be a header name of letters, digits and "-"' })
+  t.equal(bearerTransport({ responseHeader: 'X-Token' }).name, 'bearer')
+})

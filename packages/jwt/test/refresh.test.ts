@@ -1,0 +1,96 @@
+import t from 'tap'
+import { buildJwtApp, bearer } from './fixtures/app.js'
+import { tokenOf } from './fixtures/keys.js'
+
+async function login (app: import('fastify').FastifyInstance, user = 'alice'): Promise<{ access: string, refresh: string }> {
+  const response = await app.inject({ method: 'POST', url: '/login', payload: { user } })
+  return { access: tokenOf(response) as string, refresh: String(response.headers['x-refresh-token']) }
+}
+
+async function refresh (app: import('fastify').FastifyInstance, token: string): Promise<{ status: number, access?: string, refresh?: string }> {
+  const response = await app.inject({ method: 'POST', url: '/refresh', headers: { 'x-refresh-token': token } })
+  if (response.statusCode !== 200) return { status: response.statusCode }
+  return { status: 200, access: tokenOf(response) as string, refresh: String(response.headers['x-refresh-token']) }
+}
+
+t.test('a refresh rotates the pair; the data and the user carry over; the old access token dies', async (t) => {
+  const { app, clock } = await buildJwtApp(t)
+  const first = await login(app)
+  t.match(first.refresh, /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/)
+  await app.inject({ method: 'POST', url: '/set', headers: bearer(first.access), payload: { cart: ['book'] } })
+  const current = tokenOf(await app.inject({ method: 'POST', url: '/set', headers: bearer(first.access), payload: { x: 1 } }))
+  t.equal(current, undefined, 'the token replaced by the first change is dead')
+  clock.advance(16 * 60_000)
+  const second = await refresh(app, first.refresh)
+  t.equal(second.status, 200)
+  t.not(second.refresh, first.refresh)
+  const me = await app.inject({ method: 'GET', url: '/me', headers: bearer(second.access as string) })
+  t.same(me.json(), { user: 'alice', data: { userId: 'alice', cart: ['book'] } })
+})
+
+t.test('reuse of a spent refresh token revokes the whole family', async (t) => {
+  const { app, clock } = await buildJwtApp(t, { refreshGrace: 5_000 })
+  const r1 = await login(app)
+  const r2 = await refresh(app, r1.refresh)
+  t.equal(r2.status, 200)
+  clock.advance(6_000)
+  t.equal((await refresh(app, r1.refresh)).status, 401, 'R1 again, past the grace window')
+  t.equal((await refresh(app, r2.refresh as string)).status, 401, 'R2 is dead too')
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(r2.access as string) })).statusCode, 401, 'and its access token')
+  t.same(await app.sessionkit.listUserSessions('alice'), [])
+})
+
+t.test('twenty parallel refreshes with R1 never yield two live families', async (t) => {
+  const { app, store } = await buildJwtApp(t)
+  const r1 = await login(app)
+  const answers = await Promise.all(Array.from({ length: 20 }, () => refresh(app, r1.refresh)))
+  const ok = answers.filter((a) => a.status === 200)
+  t.ok(ok.length >= 1)
+  t.equal(new Set(ok.map((a) => a.refresh)).size, 1, 'every success got the same answer')
+  t.equal(new Set(ok.map((a) => a.access)).size, 1)
+  t.equal((await store.listUserSessions('alice')).length, 1, 'one family')
+  const next = await refresh(app, ok[0]?.refresh as string)
+  t.equal(next.status, 200, 'and it goes on')
+})
+
+t.test('a malformed, unknown or tampered refresh token: 401', async (t) => {
+  const { app } = await buildJwtApp(t)
+  const { refresh: token } = await login(app)
+  for (const bad of ['', 'x', 'A'.repeat(43) + '.' + 'B'.repeat(43), token.slice(0, 44) + 'C'.repeat(43)]) {
+    t.equal((await refresh(app, bad)).status, 401, bad.slice(0, 10))
+  }
+  t.equal((await app.inject({ method: 'POST', url: '/refresh' })).statusCode, 401, 'no header')
+})
+
+t.test('a family past refreshTokenTtl is gone', async (t) => {
+  const { app, clock } = await buildJwtApp(t, { accessTokenTtl: '1m', refreshTokenTtl: '1h' })
+  const { refresh: token } = await login(app)
+  clock.advance(3_600_000 + 1_000)
+  t.equal((await refresh(app, token)).status, 401)
+})
+
+t.test('without refresh tokens, no refresh route and no X-Refresh-Token', async (t) => {
+  const { app } = await buildJwtApp(t, { refreshTokenTtl: false })
+  const response = await app.inject({ method: 'POST', url: '/login', payload: { user: 'alice' } })
+  t.equal(response.headers['x-refresh-token'], undefined)
+  t.equal((await app.inject({ method: 'POST', url: '/refresh' })).statusCode, 404)
+  t.equal((await app.sessionkit.listUserSessions('alice')).length, 1, 'the login is still listed')
+})
+
+t.test('revoking one session from the admin API ends its refresh and its access token', async (t) => {
+  const { app } = await buildJwtApp(t)
+  const phone = await login(app)
+  const laptop = await login(app)
+  const [first] = await app.sessionkit.listUserSessions('alice')
+  t.equal(await app.sessionkit.revokeUserSession('alice', 'nope'), false)
+  t.equal(await app.sessionkit.revokeUserSession('alice', first?.id as string), true)
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(phone.access) })).statusCode, 401)
+  t.equal((await refresh(app, phone.refresh)).status, 401)
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(laptop.access) })).statusCode, 200)
+  const third = await login(app)
+  const list = await app.sessionkit.listUserSessions('alice')
+  const keep = list.at(-1)?.id as string
+  t.equal(await app.sessionkit.revokeUserSessions('alice', { except: keep }), 1)
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(laptop.access) })).statusCode, 401)
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(third.access) })).statusCode, 200, 'the excepted one lives')
+})

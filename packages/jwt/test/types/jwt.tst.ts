@@ -1,0 +1,18 @@
+import { expect, test } from 'tstyche'
+import Fastify from 'fastify'
+import { sessionkitJwt, type JwtSessionOptions, type JwtKey } from '@sessionkit/jwt'
+import type { Session } from '@sessionkit/core'
+
+test('typed options and keys', () => {
+  const app = Fastify()
+  expect(app.register).type.toBeCallableWith(sessionkitJwt, { keys: [{ kid: 'k1', algorithm: 'HS256', secret: 'x'.repeat(32) }], accessTokenTtl: '15m', transport: 'cookie' })
+  expect<JwtKey>().type.toBeAssignableFrom({ kid: 'r1', algorithm: 'RS256' as const, publicKey: 'pem' })
+  expect<JwtKey>().type.not.toBeAssignableFrom({ kid: 'k', algorithm: 'HS256' as const, publicKey: 'pem' })
+  expect<JwtKey>().type.not.toBeAssignableFrom({ kid: 'k', algorithm: 'none' as const, secret: 'x' })
+  expect<JwtSessionOptions>().type.not.toBeAssignableFrom({ keys: [], transport: 'query' })
+  expect<JwtSessionOptions>().type.not.toBeAssignableFrom({ secret: 'x' })
+  app.get('/', async (request) => {
+    expect(request.session).type.toBe<Session>()
+    return null
+  })
+})
