@@ -72,7 +72,7 @@ export class JwtEngine implements TokenBackend {
     const { claims } = session
     if (claims !== null) {
       await this.#revoke(claims.jti, claims.exp * 1000)
-      if (claims.fam !== undefined) await this.call(() => this.options.store.destroy(claims.fam as string))
+      if (claims.fam !== undefined) await this.endFamily(claims.fam)
     }
     session.claims = null
     session.issued = null
@@ -88,8 +88,9 @@ export class JwtEngine implements TokenBackend {
     const previous = session.claims
     if (previous === null && Object.keys(data).length === 0) return
     const { store, refreshTtl } = this.options
-    if (previous !== null && await this.call(() => store.isTokenRevoked(previous.jti))) {
+    if (previous !== null && previous.fam === undefined && await this.call(() => store.isTokenRevoked(previous.jti))) {
       // revoked while this request ran (a logout elsewhere): re-issuing would bring it back
+      // (a session with a family is checked against its family below)
       await this.end(session)
       return
     }
@@ -100,8 +101,7 @@ export class JwtEngine implements TokenBackend {
     let refreshToken: string | null = null
     if (family !== previous?.fam && previous?.fam !== undefined) {
       // a session that changed user without regenerate(): its old family ends here
-      const old = previous.fam
-      await this.call(() => store.destroy(old))
+      await this.endFamily(previous.fam)
     }
     const claims = this.#claims(data, userId, generation, family, now)
     if (userId !== null && family === undefined) {
@@ -127,8 +127,9 @@ export class JwtEngine implements TokenBackend {
         return
       }
     }
+    // the token this one replaces stays valid until its own expiry (revoking it would fail the
+    // session's other requests in flight); logout and revocation end the whole family at once
     const token = this.codec.sign(claims)
-    if (previous !== null) await this.#revoke(previous.jti, previous.exp * 1000)
     session.claims = claims
     session.issued = token
     session.refreshToken = refreshToken ?? session.refreshToken
@@ -151,7 +152,7 @@ export class JwtEngine implements TokenBackend {
       const userId = family.userId
       const generation = await this.call(() => store.userGeneration(userId))
       if (generation > family.gen) {
-        await this.#endFamily(id, family)
+        await this.endFamily(id)
         break
       }
       if (sameHash(hash, family.cur)) {
@@ -167,7 +168,6 @@ export class JwtEngine implements TokenBackend {
           data: { ...stored, cur: sessionIdOf(nextSecret), prev: hash, until: now + this.options.refreshGrace, box: seal({ access, refresh }, secret), jti: claims.jti, exp: claims.exp * 1000 } satisfies FamilyData
         }
         if (await this.call(() => store.set(id, next, record.version, this.#familyTtl(record.createdAt, now)))) {
-          await this.#revoke(family.jti, family.exp)
           return this.#answer(reply, access, refresh, claims.exp * 1000)
         }
         continue
@@ -178,7 +178,7 @@ export class JwtEngine implements TokenBackend {
         if (answer !== null) return this.#answer(reply, answer.access, answer.refresh, family.exp)
       }
       // a spent refresh token came back: someone else holds the chain; end the whole family
-      await this.#endFamily(id, family)
+      await this.endFamily(id)
       break
     }
     throw new coreErrors.FST_SESSIONKIT_INVALID_CREDENTIAL()
@@ -211,9 +211,14 @@ export class JwtEngine implements TokenBackend {
     return refreshTtl === null ? accessTtl : Math.max(1, createdAt + refreshTtl - now)
   }
 
-  async #endFamily (id: string, family: FamilyData): Promise<void> {
-    await this.call(() => this.options.store.destroy(id))
-    await this.#revoke(family.jti, family.exp)
+  /**
+   * Ends a refresh family and every access token it issued: the record goes, and the family id goes
+   * on the denylist for as long as any of its tokens can live.
+   */
+  async endFamily (id: string): Promise<void> {
+    const { store, accessTtl, clockTolerance } = this.options
+    await this.call(() => store.destroy(id))
+    await this.call(() => store.revokeToken(id, accessTtl + clockTolerance))
   }
 
   /** Puts a token id on the denylist for the rest of its lifetime. */
@@ -225,12 +230,13 @@ export class JwtEngine implements TokenBackend {
   /** Checked on every request, whether the token came from fast-jwt's cache or not. */
   async #revoked (claims: AccessClaims): Promise<boolean> {
     const { store } = this.options
-    const { sub } = claims
-    const [denied, generation] = await Promise.all([
+    const { sub, fam } = claims
+    const [denied, ended, generation] = await Promise.all([
       this.call(() => store.isTokenRevoked(claims.jti)),
+      fam === undefined ? false : this.call(() => store.isTokenRevoked(fam)),
       sub === undefined ? 0 : this.call(() => store.userGeneration(sub))
     ])
-    return denied || generation > (claims.gen ?? 0)
+    return denied || ended || generation > (claims.gen ?? 0)
   }
 
   #claims (data: Record<string, unknown>, userId: string | null, generation: number, family: string | undefined, now = this.options.now()): AccessClaims {

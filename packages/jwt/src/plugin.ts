@@ -3,7 +3,6 @@ import fp from 'fastify-plugin'
 import fastifyCookie from '@fastify/cookie'
 import { installSessionHooks, type SessionAdmin } from '@sessionkit/core'
 import { JwtEngine } from './engine.js'
-import { familyOf } from './family.js'
 import { resolveJwtOptions, type JwtSessionOptions } from './options.js'
 import { createCodec } from './tokens.js'
 
@@ -38,14 +37,7 @@ async function jwtSessions (fastify: FastifyInstance, options: JwtSessionOptions
 function createTokenAdmin (engine: JwtEngine): SessionAdmin {
   const { store } = engine.options
   const guard = engine.call
-  async function revoke (id: string): Promise<void> {
-    const record = await guard(() => store.get(id))
-    if (record === null) return
-    const family = familyOf(record)
-    await guard(() => store.destroy(id))
-    const ttl = family.exp - engine.options.now()
-    if (ttl > 0) await guard(() => store.revokeToken(family.jti, ttl))
-  }
+  const revoke = (id: string): Promise<void> => engine.endFamily(id)
   return {
     store,
     async listUserSessions (userId) {

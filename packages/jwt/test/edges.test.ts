@@ -155,3 +155,26 @@ t.test('bearerTransport validates its response header', async (t) => {
   t.throws(() => bearerTransport({ responseHeader: 'bad header' }), { code: 'FST_SESSIONKIT_INVALID_OPTION', message: 'Invalid option "responseHeader": must be a header name of letters, digits and "-"' })
   t.equal(bearerTransport({ responseHeader: 'X-Token' }).name, 'bearer')
 })
+
+t.test('an anonymous token destroyed while another request with it is in flight is not brought back', async (t) => {
+  let arrived!: () => void
+  let release!: () => void
+  const inside = new Promise<void>((resolve) => { arrived = resolve })
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  const { app } = await buildJwtApp(t, {}, (app) => {
+    app.post('/gated', async (request) => {
+      arrived()
+      await gate
+      request.session.set('late', true)
+      return { ok: true }
+    })
+  })
+  const anonymous = tokenOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: ['book'] } })) as string
+  const late = app.inject({ method: 'POST', url: '/gated', headers: bearer(anonymous) })
+  await inside
+  t.equal((await app.inject({ method: 'POST', url: '/logout', headers: bearer(anonymous) })).statusCode, 204)
+  release()
+  const response = await late
+  t.equal(response.statusCode, 200)
+  t.equal(tokenOf(response), null, 'no new token; told to forget the old')
+})
