@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 
-export const MECHANISMS = ['cookie', 'header', 'query'] as const
+export const MECHANISMS = ['cookie', 'header', 'query', 'jwt'] as const
 export type Mechanism = (typeof MECHANISMS)[number]
 export const STORES = ['memory', 'redis'] as const
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -33,8 +33,11 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const mechanisms = (env.SESSION_MECHANISM ?? 'cookie').split(',').map((item) => item.trim())
   for (const mechanism of mechanisms) {
     if (!(MECHANISMS as readonly string[]).includes(mechanism)) {
-      throw new ConfigError('SESSION_MECHANISM', `must be one of ${MECHANISMS.join(', ')}, or a comma list of them (got "${mechanism}")`)
+      throw new ConfigError('SESSION_MECHANISM', `must be one of ${MECHANISMS.join(', ')}, or a comma list of cookie, header, query (got "${mechanism}")`)
     }
+  }
+  if (mechanisms.length > 1 && mechanisms.includes('jwt')) {
+    throw new ConfigError('SESSION_MECHANISM', 'jwt is stateless and runs alone; compose it by route instead (see examples/composed)')
   }
   if (new Set(mechanisms).size !== mechanisms.length) throw new ConfigError('SESSION_MECHANISM', 'lists a mechanism twice')
   const store = env.SESSION_STORE ?? 'memory'

@@ -1,7 +1,7 @@
 import type { Mechanism } from './config.js'
 
 /**
- * The demo page. With cookies the browser carries the credential; with the header or query
+ * The demo page. With cookies the browser carries the credential; with the header, query or jwt
  * mechanism this page keeps it in a variable (memory only: gone on reload) and sends it itself.
  */
 export function demoPage (mechanisms: readonly Mechanism[]): string {
@@ -45,8 +45,9 @@ async function call (method, path, body) {
   let url = path
   if (mode === 'header' && credential) headers['x-session-id'] = credential
   if (mode === 'query' && credential) url += (url.includes('?') ? '&' : '?') + 'sid=' + encodeURIComponent(credential)
+  if (mode === 'jwt' && credential) headers.authorization = 'Bearer ' + credential
   const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' })
-  const issued = response.headers.get('x-session-id')
+  const issued = response.headers.get(mode === 'jwt' ? 'x-session-token' : 'x-session-id')
   if (issued !== null) credential = issued
   const text = await response.text()
   out.textContent = method + ' ' + path + ' → ' + response.status + '\\n' + text

@@ -5,9 +5,10 @@ import { RedisStore } from '@sessionkit/redis'
 import { sessionkitCookie, cookieTransport } from '@sessionkit/cookie'
 import { sessionkitHeader, headerTransport } from '@sessionkit/header'
 import { sessionkitQuery, queryTransport } from '@sessionkit/query'
+import { sessionkitJwt } from '@sessionkit/jwt'
 import type { Config, Mechanism } from './config.js'
 
-const TRANSPORTS: Record<Mechanism, () => Transport> = {
+const TRANSPORTS: Record<Exclude<Mechanism, 'jwt'>, () => Transport> = {
   cookie: () => cookieTransport(),
   header: () => headerTransport(),
   query: () => queryTransport()
@@ -22,13 +23,19 @@ export async function registerSessions (app: FastifyInstance, config: Config, no
   app.addHook('onClose', async () => store.close())
   const engine = { secret: config.secret, store, ...(now === undefined ? {} : { now }) }
   const [only, ...more] = config.mechanisms
+  if (only === 'jwt') {
+    // the same secret as a one-key HMAC ring; POST /refresh comes with the plugin
+    const { secret, ...rest } = engine
+    await app.register(sessionkitJwt, { ...rest, keys: [{ kid: 'example', algorithm: 'HS256', secret }] })
+    return
+  }
   if (more.length === 0) {
-    const plugin = { cookie: sessionkitCookie, header: sessionkitHeader, query: sessionkitQuery }[only as Mechanism]
+    const plugin = { cookie: sessionkitCookie, header: sessionkitHeader, query: sessionkitQuery }[only as Exclude<Mechanism, 'jwt'>]
     await app.register(plugin, engine)
     return
   }
   if (config.mechanisms.includes('cookie')) await app.register(fastifyCookie)
-  await app.register(sessionkit, { ...engine, transports: config.mechanisms.map((name) => TRANSPORTS[name]()) })
+  await app.register(sessionkit, { ...engine, transports: (config.mechanisms as Array<Exclude<Mechanism, 'jwt'>>).map((name) => TRANSPORTS[name]()) })
 }
 
 /** The configured store, connected. A Redis that does not answer in 5 s stops start-up. */

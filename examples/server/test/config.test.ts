@@ -16,7 +16,8 @@ t.test('a bad value names the variable and what is valid', async (t) => {
   const cases: Array<[NodeJS.ProcessEnv, string]> = [
     [{ PORT: 'http' }, 'PORT: must be an integer from 0 to 65535'],
     [{ PORT: '70000' }, 'PORT: must be an integer from 0 to 65535'],
-    [{ SESSION_MECHANISM: 'carrier-pigeon' }, 'SESSION_MECHANISM: must be one of cookie, header, query, or a comma list of them (got "carrier-pigeon")'],
+    [{ SESSION_MECHANISM: 'carrier-pigeon' }, 'SESSION_MECHANISM: must be one of cookie, header, query, jwt, or a comma list of cookie, header, query (got "carrier-pigeon")'],
+    [{ SESSION_MECHANISM: 'cookie,jwt' }, 'SESSION_MECHANISM: jwt is stateless and runs alone; compose it by route instead (see examples/composed)'],
     [{ SESSION_MECHANISM: 'cookie,cookie' }, 'SESSION_MECHANISM: lists a mechanism twice'],
     [{ SESSION_STORE: 'postgres' }, 'SESSION_STORE: must be one of memory, redis'],
     [{ REDIS_URL: 'http://127.0.0.1' }, 'REDIS_URL: must be a redis:// or rediss:// URL'],
