@@ -10,9 +10,9 @@ export interface SessionLifecycle<S extends SessionState> {
   finish (request: FastifyRequest, reply: FastifyReply, session: S): Promise<void>
 }
 
-function append<T> (existing: T | T[] | undefined, hook: T): T[] {
-  if (existing === undefined) return [hook]
-  return Array.isArray(existing) ? [...existing, hook] : [existing, hook]
+function list<T> (existing: T | T[] | undefined): T[] {
+  if (existing === undefined) return []
+  return Array.isArray(existing) ? existing : [existing]
 }
 
 /**
@@ -42,8 +42,10 @@ export function installSessionHooks<S extends SessionState> (fastify: FastifyIns
 
   fastify.addHook('onRoute', function addSessionHooks (route: RouteOptions) {
     if (route.config?.session === false) return
-    route.onRequest = append(route.onRequest, loadSession as onRequestHookHandler)
-    route.onSend = append(route.onSend, saveSession as onSendHookHandler)
-    route.onError = append(route.onError, failSession as onErrorHookHandler)
+    // loaded before the route's own onRequest hooks (csrfProtection, auth checks read the session);
+    // saved after its onSend hooks
+    route.onRequest = [loadSession as onRequestHookHandler, ...list(route.onRequest)]
+    route.onSend = [...list(route.onSend), saveSession as onSendHookHandler]
+    route.onError = [...list(route.onError), failSession as onErrorHookHandler]
   })
 }

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { sessionkit, MemoryStore, KeyRing, callbackStore, type CallbackStore, type SessionStore } from '@sessionkit/core'
-import { sessionConformance, storeConformance, ManualClock } from '@sessionkit/core/testing'
+import { ecosystemConformance, sessionConformance, storeConformance, ManualClock } from '@sessionkit/core/testing'
 import { MemoryStore as FastifySessionMemoryStore } from '@fastify/session'
 import { testTransport, credentialOf } from './fixtures/transport.js'
 
@@ -62,5 +62,13 @@ t.test('storeConformance: callbackStore over @fastify/session MemoryStore', asyn
       const entry = backing.get(store)?.get(id)
       return entry === undefined ? null : Date.parse(entry.cookie.expires) - clock.now()
     }
+  })
+})
+
+t.test('ecosystemConformance: @fastify/passport, @fastify/flash, @fastify/csrf-protection on the minimal transport', async (t) => {
+  ecosystemConformance(t, {
+    register: (app, options) => app.register(sessionkit, { ...options, transports: [testTransport()] }),
+    attach: (request, credential) => ({ ...request, headers: { ...request.headers, 'x-test-session': credential } }),
+    credentialOf: (response) => credentialOf(response)
   })
 })

@@ -81,3 +81,10 @@ t.test('close() of an owned client that is already gone does not throw', async (
   await t.resolves(store.close())
   t.ok(errors.length > 0, 'connection errors reach onError')
 })
+
+t.test('an owned client with no onError: connection errors are absorbed, not thrown', async (t) => {
+  const store = new RedisStore({ connection: 'redis://127.0.0.1:1' })
+  const seen = await new Promise<Error>((resolve) => store.client.once('error', resolve))
+  t.match(seen.message, /ECONNREFUSED/)
+  await store.close()
+})

@@ -14,6 +14,8 @@ export interface HarnessEngineOptions {
   now: () => number
   idleTimeout: number
   absoluteTimeout: number
+  /** Which user a session belongs to, when a suite says (the ecosystem suite reads passport's key). */
+  userId?: (data: Readonly<Record<string, unknown>>) => string | null | undefined
 }
 
 /** How the session suite drives one mechanism. */
@@ -55,8 +57,7 @@ interface Setup {
 export function sessionConformance (t: Test, harness: SessionHarness): void {
   async function setup (t: Test): Promise<Setup> {
     const clock = new ManualClock()
-    const store = harness.store === undefined ? new MemoryStore({ now: clock.now }) : await harness.store(t, clock.now)
-    if (store instanceof MemoryStore) t.teardown(() => store.close())
+    const store = await harnessStore(t, harness, clock)
     const options: HarnessEngineOptions = { secret: SECRET, store, now: clock.now, idleTimeout: IDLE, absoluteTimeout: ABSOLUTE }
     const app = Fastify()
     t.teardown(() => app.close())
@@ -267,6 +268,13 @@ export function sessionConformance (t: Test, harness: SessionHarness): void {
     t.equal(await isLive(app, laptop), false)
     t.equal(await isLive(app, other), true)
   })
+}
+
+/** The store a harness asks for, or a memory store on the suite's clock, closed with the test. */
+export async function harnessStore (t: Test, harness: SessionHarness, clock: ManualClock): Promise<SessionStore> {
+  const store = harness.store === undefined ? new MemoryStore({ now: clock.now }) : await harness.store(t, clock.now)
+  if (store instanceof MemoryStore) t.teardown(() => store.close())
+  return store
 }
 
 function forgeSigned (options: HarnessEngineOptions): string {

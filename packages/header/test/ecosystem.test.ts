@@ -1,0 +1,5 @@
+import t from 'tap'
+import { ecosystemConformance } from '@sessionkit/core/testing'
+import { harness } from './fixtures/harness.js'
+
+t.test('ecosystemConformance: header', async (t) => ecosystemConformance(t, harness))
