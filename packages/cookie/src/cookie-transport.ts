@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { CREDENTIAL_LENGTH, errors as coreErrors, type Transport } from '@sessionkit/core'
 import { errors } from './errors.js'
-import { csrfGuard, type CsrfOptions } from './csrf.js'
+import { csrfGuard, SAFE_METHODS, type CsrfOptions } from './csrf.js'
 
 /** Where and how the session cookie is set. */
 export interface CookieAttributes {
@@ -47,8 +47,13 @@ const NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 /** Browsers drop a cookie whose name, value and attributes exceed this. */
 export const MAX_COOKIE_BYTES = 4096
 
-interface CookieReply {
-  setCookie (name: string, value: string, options: Record<string, unknown>): unknown
+/**
+ * Adds a Set-Cookie line to the reply (Fastify appends Set-Cookie rather than replacing it). Written
+ * directly rather than through `reply.setCookie()`: sessions are saved in the route's last onSend
+ * hook, after @fastify/cookie has flushed its own.
+ */
+function appendSetCookie (reply: FastifyReply, line: string): void {
+  reply.header('set-cookie', line)
 }
 
 /** The credential in an HttpOnly cookie. Invalid credentials start a new anonymous session. */
@@ -110,7 +115,16 @@ export function cookieTransport (options: CookieTransportOptions = {}): Transpor
       const longest = serialize(name, 'x'.repeat(CREDENTIAL_LENGTH), { ...attributes, secure: true, expires: new Date(Date.UTC(9999, 11, 31)) })
       // the longest Set-Cookie this transport can send, refused before any is sent
       if (Buffer.byteLength(longest) > MAX_COOKIE_BYTES) throw new errors.FST_SESSIONKIT_COOKIE_TOO_LARGE(Buffer.byteLength(longest))
-      if (guard !== null) fastify.addHook('onRequest', guard)
+      // the guard goes on the routes of unsafe methods only, chosen at registration
+      if (guard !== null) {
+        fastify.addHook('onRoute', function addCsrfGuard (route) {
+          if (route.config?.session === false) return
+          const methods = Array.isArray(route.method) ? route.method : [route.method]
+          if (methods.every((method) => SAFE_METHODS.has(method))) return
+          // first of all, before the session is even loaded
+          route.onRequest = [guard, ...[route.onRequest].flat()].filter((hook) => hook !== undefined)
+        })
+      }
     },
     read (request: FastifyRequest) {
       return readCookie(request.headers.cookie, name)
@@ -119,11 +133,11 @@ export function cookieTransport (options: CookieTransportOptions = {}): Transpor
       return Buffer.byteLength(serialize(name, credential, options$(request)))
     },
     write (request: FastifyRequest, reply: FastifyReply, credential: string) {
-      (reply as unknown as CookieReply).setCookie(name, credential, options$(request))
+      appendSetCookie(reply, serialize(name, credential, options$(request)))
     },
     clear (request: FastifyRequest, reply: FastifyReply) {
       // the same name, path and domain, so that the browser replaces the cookie it holds
-      (reply as unknown as CookieReply).setCookie(name, '', { ...options$(request), maxAge: 0, expires: new Date(0) })
+      appendSetCookie(reply, serialize(name, '', { ...options$(request), maxAge: 0, expires: new Date(0) }))
     }
   }
 }

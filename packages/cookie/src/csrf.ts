@@ -12,7 +12,8 @@ export interface CsrfOptions {
   allowedOrigins?: readonly string[]
 }
 
-const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
+/** Methods that must not change state, so need no guard. */
+export const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 const ORIGIN = /^https?:\/\/[^/?#\s]+$/
 
 /**
@@ -27,7 +28,8 @@ export function csrfGuard (options: CsrfOptions): (request: FastifyRequest, repl
   }
   const allowed = new Set(allowedOrigins.map((origin) => origin.toLowerCase()))
   return async function refuseCrossSite (request: FastifyRequest): Promise<void> {
-    if (SAFE.has(request.method) || request.routeOptions.config?.session === false) return
+    // a route serving GET and POST gets the guard: the method decides per request
+    if (SAFE_METHODS.has(request.method)) return
     const site = request.headers['sec-fetch-site']
     if (site === 'cross-site') throw new errors.FST_SESSIONKIT_CROSS_SITE_REQUEST()
     const origin = request.headers.origin

@@ -10,7 +10,9 @@ export interface CookieSessionOptions extends ServerSessionOptions, CookieTransp
 async function cookieSessions (fastify: FastifyInstance, options: CookieSessionOptions): Promise<void> {
   const { cookieName, hostPrefix, cookie, csrf, ...engine } = options
   const transport = cookieTransport({ cookieName, hostPrefix, cookie, csrf })
-  if (!fastify.hasReplyDecorator('setCookie')) await fastify.register(fastifyCookie)
+  // registered here only to write cookies: the transport reads its one cookie itself, so no hook
+  // parses every Cookie header (request.cookies stays unset unless you register @fastify/cookie)
+  if (!fastify.hasReplyDecorator('setCookie')) await fastify.register(fastifyCookie, { hook: false })
   await fastify.register(sessionkit, { ...engine, transports: [transport] })
 }
 

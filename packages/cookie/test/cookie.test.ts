@@ -206,3 +206,27 @@ t.test('measure() gives the bytes of the whole Set-Cookie line', async (t) => {
   const response = await app.inject('/measure')
   t.equal(response.json().bytes, Buffer.byteLength('sid=' + 'v'.repeat(100) + '; Domain=example.test; Path=/; HttpOnly; SameSite=Lax'))
 })
+
+t.test('Set-Cookie lines of the app are kept beside the session\'s; a GET+POST route is guarded per method', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(fastifyCookie)
+  await app.register(sessionkitCookie, { secret: SECRET })
+  app.post('/one', async (request, reply) => {
+    reply.setCookie('theme', 'dark')
+    request.session.set('n', 1)
+    return { ok: true }
+  })
+  app.post('/raw', async (request, reply) => {
+    reply.header('set-cookie', 'lang=fr; Path=/')
+    request.session.set('n', 1)
+    return { ok: true }
+  })
+  app.route({ method: ['GET', 'POST'], url: '/both', handler: async () => ({ ok: true }) })
+  const one = await app.inject({ method: 'POST', url: '/one' })
+  t.same(one.cookies.map((c) => c.name), ['theme', 'sid'])
+  const raw = await app.inject({ method: 'POST', url: '/raw' })
+  t.same(raw.cookies.map((c) => c.name), ['lang', 'sid'])
+  t.equal((await app.inject({ method: 'GET', url: '/both', headers: { origin: 'https://evil.test' } })).statusCode, 200)
+  t.equal((await app.inject({ method: 'POST', url: '/both', headers: { origin: 'https://evil.test' } })).statusCode, 403)
+})

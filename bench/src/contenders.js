@@ -1,0 +1,174 @@
+// Every contender: how to register it, and the three session routes written against its API.
+// Plain JavaScript on purpose: the anchors each declare `request.session` with their own type, and
+// no TypeScript program can hold them together (the very problem sessionkit's one contract solves).
+import fastifyCookie from '@fastify/cookie'
+import fastifySession from '@fastify/session'
+import fastifySecureSession from '@fastify/secure-session'
+import fastifyJwt from '@fastify/jwt'
+import mgcreaSession from '@mgcrea/fastify-session'
+import { RedisStore as ConnectRedisStore } from 'connect-redis'
+import { createClient } from 'redis'
+import { MemoryStore } from '@sessionkit/core'
+import { sessionkitCookie } from '@sessionkit/cookie'
+import { sessionkitHeader } from '@sessionkit/header'
+import { sessionkitQuery } from '@sessionkit/query'
+import { sessionkitJwt } from '@sessionkit/jwt'
+import { RedisStore } from '@sessionkit/redis'
+
+const SECRET = 'bench-secret-0123456789abcdef-0123456789abcdef'
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+/** Session routes for plugins with a get/set session (@fastify/secure-session, @mgcrea, sessionkit). */
+function getSetRoutes (app) {
+  app.get('/read', async (request) => ({ n: request.session.get('n') ?? null }))
+  app.post('/write', async (request) => {
+    request.session.set('n', 1)
+    return { ok: true }
+  })
+  app.post('/update', async (request) => {
+    request.session.set('n', Math.random())
+    return { ok: true }
+  })
+}
+
+/** How a client carries the credential a response handed out. */
+const byCookie = (response, name = 'sid') => {
+  const line = [].concat(response.headers['set-cookie'] ?? []).find((c) => c.startsWith(name + '='))
+  return { cookie: line.split(';')[0] }
+}
+
+export const contenders = {
+  bare: {
+    kind: 'anchor',
+    async build (app) {
+      app.get('/read', async () => ({ n: 1 }))
+      app.post('/write', async () => ({ ok: true }))
+      app.post('/update', async () => ({ ok: true }))
+    },
+    credential: () => ({})
+  },
+  'signed-cookie': {
+    kind: 'anchor',
+    async build (app) {
+      await app.register(fastifyCookie, { secret: SECRET })
+      app.get('/read', async (request) => ({ n: request.unsignCookie(request.cookies.sid ?? '').value }))
+      app.post('/write', async (request, reply) => { reply.setCookie('sid', '1', { signed: true, path: '/' }); return { ok: true } })
+      app.post('/update', async (request, reply) => { reply.setCookie('sid', String(Math.random()), { signed: true, path: '/' }); return { ok: true } })
+    },
+    credential: byCookie
+  },
+  'fastify-session': {
+    kind: 'anchor',
+    async build (app) {
+      await app.register(fastifyCookie)
+      await app.register(fastifySession, { secret: SECRET, cookieName: 'sid', saveUninitialized: false, cookie: { secure: false } })
+      app.get('/read', async (request) => ({ n: request.session.get('n') ?? null }))
+      app.post('/write', async (request) => { request.session.set('n', 1); return { ok: true } })
+      app.post('/update', async (request) => { request.session.set('n', Math.random()); return { ok: true } })
+    },
+    credential: byCookie
+  },
+  'fastify-session+connect-redis': {
+    kind: 'anchor',
+    redis: true,
+    async build (app) {
+      const client = createClient({ url: REDIS_URL })
+      await client.connect()
+      app.addHook('onClose', () => client.quit())
+      await app.register(fastifyCookie)
+      await app.register(fastifySession, { secret: SECRET, cookieName: 'sid', saveUninitialized: false, cookie: { secure: false }, store: new ConnectRedisStore({ client, prefix: `bench-cr-${process.pid}:` }) })
+      app.get('/read', async (request) => ({ n: request.session.get('n') ?? null }))
+      app.post('/write', async (request) => { request.session.set('n', 1); return { ok: true } })
+      app.post('/update', async (request) => { request.session.set('n', Math.random()); return { ok: true } })
+    },
+    credential: byCookie
+  },
+  'secure-session': {
+    kind: 'anchor',
+    async build (app) {
+      await app.register(fastifySecureSession, { key: Buffer.alloc(32, 7), cookieName: 'sid', cookie: { path: '/' } })
+      getSetRoutes(app)
+    },
+    credential: byCookie
+  },
+  'fastify-jwt': {
+    kind: 'anchor',
+    async build (app) {
+      await app.register(fastifyJwt, { secret: SECRET })
+      app.get('/read', async (request) => { await request.jwtVerify(); return { n: request.user.n } })
+      app.post('/write', async (request, reply) => ({ token: await reply.jwtSign({ n: 1 }, { expiresIn: '15m' }) }))
+      app.post('/update', async (request, reply) => { await request.jwtVerify(); return { token: await reply.jwtSign({ n: Math.random() }, { expiresIn: '15m' }) } })
+    },
+    credential: (response) => ({ authorization: `Bearer ${response.json().token}` })
+  },
+  'mgcrea-session': {
+    kind: 'anchor',
+    async build (app) {
+      await app.register(fastifyCookie)
+      await app.register(mgcreaSession, { secret: SECRET, cookieName: 'sid', cookie: { maxAge: 86400 } })
+      getSetRoutes(app)
+    },
+    credential: byCookie
+  },
+  'sessionkit-cookie': {
+    kind: 'sessionkit',
+    async build (app) {
+      await app.register(sessionkitCookie, { secret: SECRET, store: own(app, new MemoryStore({ maxEntries: 2_000_000 })) })
+      getSetRoutes(app)
+    },
+    credential: byCookie
+  },
+  'sessionkit-header': {
+    kind: 'sessionkit',
+    async build (app) {
+      await app.register(sessionkitHeader, { secret: SECRET, store: own(app, new MemoryStore({ maxEntries: 2_000_000 })) })
+      getSetRoutes(app)
+    },
+    credential: (response) => ({ 'x-session-id': response.headers['x-session-id'] })
+  },
+  'sessionkit-query': {
+    kind: 'sessionkit',
+    async build (app) {
+      await app.register(sessionkitQuery, { secret: SECRET, store: own(app, new MemoryStore({ maxEntries: 2_000_000 })) })
+      getSetRoutes(app)
+    },
+    credential: (response) => ({ query: `sid=${response.headers['x-session-id']}` })
+  },
+  'sessionkit-cookie+redis': {
+    kind: 'sessionkit',
+    redis: true,
+    async build (app) {
+      const store = new RedisStore({ connection: REDIS_URL, prefix: `bench-sk-${process.pid}:` })
+      await store.ready()
+      app.addHook('onClose', () => store.close())
+      await app.register(sessionkitCookie, { secret: SECRET, store })
+      getSetRoutes(app)
+    },
+    credential: byCookie
+  },
+  'sessionkit-jwt': {
+    kind: 'sessionkit',
+    async build (app) {
+      await app.register(sessionkitJwt, { keys: [{ kid: 'b1', algorithm: 'HS256', secret: SECRET }], store: own(app, new MemoryStore({ maxEntries: 2_000_000 })) })
+      getSetRoutes(app)
+    },
+    credential: (response) => ({ authorization: `Bearer ${response.headers['x-session-token']}` })
+  },
+  'sessionkit-jwt+redis': {
+    kind: 'sessionkit',
+    redis: true,
+    async build (app) {
+      const store = new RedisStore({ connection: REDIS_URL, prefix: `bench-skj-${process.pid}:` })
+      await store.ready()
+      app.addHook('onClose', () => store.close())
+      await app.register(sessionkitJwt, { keys: [{ kid: 'b1', algorithm: 'HS256', secret: SECRET }], store })
+      getSetRoutes(app)
+    },
+    credential: (response) => ({ authorization: `Bearer ${response.headers['x-session-token']}` })
+  }
+}
+
+function own (app, store) {
+  app.addHook('onClose', () => store.close())
+  return store
+}

@@ -1,0 +1,134 @@
+// pnpm bench [--full] [--only=name,name] : throughput of every contender, interleaved rounds,
+// medians, ratios to bare Fastify and to the closest anchor; memory per idle session; a chart.
+import { spawn } from 'node:child_process'
+import { writeFileSync, mkdirSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { contenders } from './contenders.js'
+import { chart } from './chart.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const args = process.argv.slice(2)
+const full = args.includes('--full')
+const only = args.find((arg) => arg.startsWith('--only='))?.slice(7).split(',')
+const mode = full
+  ? { name: 'full', rounds: 3, duration: 4, scenarios: ['read', 'write', 'update', 'plain'] }
+  : { name: 'quick', rounds: 1, duration: 2, scenarios: ['read', 'plain'] }
+const CONNECTIONS = 50
+/** Each sessionkit contender against the anchor users would otherwise pick. */
+const ANCHOR = {
+  'sessionkit-cookie': 'fastify-session',
+  'sessionkit-header': 'fastify-session',
+  'sessionkit-query': 'fastify-session',
+  'sessionkit-cookie+redis': 'fastify-session+connect-redis',
+  'sessionkit-jwt': 'fastify-jwt',
+  'sessionkit-jwt+redis': 'fastify-jwt'
+}
+/** The no-session route only means something where sessions are server-side. */
+const PLAIN = ['bare', 'fastify-session', 'sessionkit-cookie', 'sessionkit-header', 'sessionkit-query']
+
+const names = Object.keys(contenders).filter((name) => only === undefined || only.includes(name) || name === 'bare')
+
+function startServer (name) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(here, 'server.js'), name], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let buffer = ''
+    child.stdout.on('data', (chunk) => {
+      buffer += chunk
+      const line = buffer.split('\n')[0]
+      if (buffer.includes('\n')) resolve({ child, ...JSON.parse(line) })
+    })
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
+  })
+}
+
+async function measure (name, scenario) {
+  const server = await startServer(name)
+  const route = { read: ['GET', '/read', true], write: ['POST', '/write', false], update: ['POST', '/update', true], plain: ['GET', '/plain', false] }[scenario]
+  const [method, path, withSession] = route
+  const url = `http://127.0.0.1:${server.port}${path}${withSession && server.query ? `?${server.query}` : ''}`
+  try {
+    const result = await autocannon({ url, method, headers: withSession ? server.headers : {}, connections: CONNECTIONS, duration: mode.duration })
+    return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx }
+  } finally {
+    server.child.removeAllListeners('exit')
+    server.child.kill('SIGTERM')
+    await new Promise((resolve) => server.child.once('exit', resolve))
+  }
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+const samples = {}
+const started = Date.now()
+for (let round = 1; round <= mode.rounds; round++) {
+  for (const scenario of mode.scenarios) {
+    for (const name of names) {
+      if (scenario === 'plain' && !PLAIN.includes(name)) continue
+      const sample = await measure(name, scenario)
+      const key = `${scenario}|${name}`
+      ;(samples[key] ??= []).push(sample)
+      process.stderr.write(`round ${round} ${scenario.padEnd(6)} ${name.padEnd(30)} ${Math.round(sample.rps).toString().padStart(7)} req/s  p99 ${sample.p99} ms${sample.non2xx + sample.errors > 0 ? `  (${sample.non2xx} non-2xx, ${sample.errors} errors)` : ''}\n`)
+    }
+  }
+}
+
+const rows = []
+for (const scenario of mode.scenarios) {
+  const bare = median(samples[`${scenario}|bare`].map((s) => s.rps))
+  for (const name of names) {
+    const list = samples[`${scenario}|${name}`]
+    if (list === undefined) continue
+    const rps = median(list.map((s) => s.rps))
+    const anchor = ANCHOR[name]
+    const anchorList = anchor === undefined ? undefined : samples[`${scenario}|${anchor}`]
+    rows.push({
+      scenario,
+      contender: name,
+      kind: contenders[name].kind,
+      rps: Math.round(rps),
+      p99: median(list.map((s) => s.p99)),
+      vsBare: Number((rps / bare).toFixed(3)),
+      anchor: anchorList === undefined ? null : anchor,
+      vsAnchor: anchorList === undefined ? null : Number((rps / median(anchorList.map((s) => s.rps))).toFixed(2)),
+      failures: list.reduce((sum, s) => sum + s.non2xx + s.errors, 0)
+    })
+  }
+}
+
+const memory = await new Promise((resolve, reject) => {
+  const child = spawn(process.execPath, ['--expose-gc', join(here, 'memory.js')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (chunk) => { out += chunk })
+  child.once('exit', (code) => code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`memory.js exited with ${code}`)))
+})
+
+const report = {
+  date: new Date().toISOString(),
+  mode: mode.name,
+  machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  settings: { connections: CONNECTIONS, duration: mode.duration, rounds: mode.rounds },
+  seconds: Math.round((Date.now() - started) / 1000),
+  rows,
+  memory
+}
+const results = join(here, '..', 'results')
+mkdirSync(results, { recursive: true })
+writeFileSync(join(results, 'latest.json'), JSON.stringify(report, null, 2) + '\n')
+writeFileSync(join(results, 'chart.svg'), chart(report))
+
+const table = ['| scenario | contender | req/s | p99 ms | × bare | × anchor |', '| --- | --- | ---: | ---: | ---: | ---: |']
+for (const row of rows) {
+  table.push(`| ${row.scenario} | ${row.contender} | ${row.rps} | ${row.p99} | ${row.vsBare.toFixed(2)} | ${row.vsAnchor === null ? '' : `${row.vsAnchor.toFixed(2)} (${row.anchor})`} |${row.failures > 0 ? ` ${row.failures} failed` : ''}`)
+}
+console.log(`\n${mode.name} mode, ${report.machine.cpus} cores, ${report.machine.node}, ${report.seconds} s\n`)
+console.log(table.join('\n'))
+console.log(`\nmemory per idle small session: sessionkit MemoryStore ${memory.sessionkit} B, @fastify/session MemoryStore ${memory.fastifySession} B (${memory.sessions} sessions)`)
+console.log('\nwritten: bench/results/latest.json, bench/results/chart.svg')
+if (rows.some((row) => row.failures > 0)) process.exitCode = 1

@@ -1,0 +1,21 @@
+// One contender in its own process: builds the app, prepares a live session, listens, and tells
+// the runner its port and the headers a client with that session sends.
+import Fastify from 'fastify'
+import { contenders } from './contenders.js'
+
+const name = process.argv[2]
+const contender = contenders[name]
+if (contender === undefined) throw new Error(`unknown contender ${name}`)
+const app = Fastify({ logger: false })
+await contender.build(app)
+app.get('/plain', { config: { session: false } }, async () => ({ ok: true }))
+await app.ready()
+const created = await app.inject({ method: 'POST', url: '/write' })
+if (created.statusCode !== 200) throw new Error(`${name}: /write answered ${created.statusCode} ${created.body}`)
+const credential = contender.credential(created)
+const { query, ...headers } = credential
+const check = await app.inject({ method: 'GET', url: '/read' + (query ? `?${query}` : ''), headers })
+if (check.statusCode !== 200 || (name !== 'bare' && check.json().n === null)) throw new Error(`${name}: the prepared session does not read back: ${check.body}`)
+await app.listen({ port: 0, host: '127.0.0.1' })
+process.stdout.write(JSON.stringify({ port: app.server.address().port, headers, query: query ?? null }) + '\n')
+process.on('SIGTERM', () => { app.close().then(() => process.exit(0)) })
