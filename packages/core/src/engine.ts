@@ -9,6 +9,7 @@ import { createStoreGuard, type StoreGuard } from './store-guard.js'
 
 /** How often a conditional write is retried against a newer version before giving up. */
 const WRITE_ATTEMPTS = 5
+interface Verified { token: string, stale: boolean, id: string }
 
 /**
  * The server-side engine: reads the credential through the transports, checks it, loads the record,
@@ -20,6 +21,12 @@ export class SessionEngine implements SessionBackend {
   readonly absoluteTimeout: number
   /** Every store call goes through it: bounded in time, failures a coded 503. */
   readonly call: StoreGuard
+  /**
+   * Credentials whose signature checked out, with their session id. A signature's validity never
+   * changes for a given ring, so this is safe; only good ones are kept (a flood of forged ones fills
+   * nothing), and the oldest entry goes first when it is full. Liveness is still read from the store.
+   */
+  readonly #verified = new Map<string, Verified>()
 
   constructor (options: ResolvedOptions, log: FastifyBaseLogger) {
     this.options = options
@@ -43,9 +50,9 @@ export class SessionEngine implements SessionBackend {
     if (carrier === undefined) {
       return new ServerSession(this, this.#issuer(request), null)
     }
-    const verified = isWellFormedCredential(credential as string) ? this.options.ring.verify(credential as string) : null
+    const verified = this.#verify(credential as string)
     if (verified !== null) {
-      const id = sessionIdOf(verified.token)
+      const { id } = verified
       const record = await this.#live(id)
       if (record !== null) {
         const session = new ServerSession(this, carrier, { token: verified.token, id, record })
@@ -58,6 +65,19 @@ export class SessionEngine implements SessionBackend {
     const session = new ServerSession(this, carrier, null)
     session.clearClient = true
     return session
+  }
+
+  #verify (credential: string): Verified | null {
+    const known = this.#verified.get(credential)
+    if (known !== undefined) return known
+    const checked = isWellFormedCredential(credential) ? this.options.ring.verify(credential) : null
+    if (checked === null) return null
+    const verified = { token: checked.token, stale: checked.stale, id: sessionIdOf(checked.token) }
+    const { credentialCache } = this.options
+    if (credentialCache === 0) return verified
+    if (this.#verified.size >= credentialCache) this.#verified.delete(this.#verified.keys().next().value as string)
+    this.#verified.set(credential, verified)
+    return verified
   }
 
   /** At the end of a request: save what changed, move the idle expiry, tell the client. */

@@ -34,7 +34,8 @@ interface Entry {
 export class MemoryStore implements SessionStore {
   readonly boundedLatency: boolean = true
   readonly #sessions = new Map<string, Entry>()
-  readonly #users = new Map<string, Set<string>>()
+  /** User id to session id, or to a set of them: one string for the common one-session user. */
+  readonly #users = new Map<string, string | Set<string>>()
   readonly #revoked = new Map<string, number>()
   readonly #generations = new Map<string, number>()
   readonly #maxEntries: number
@@ -109,10 +110,8 @@ export class MemoryStore implements SessionStore {
   }
 
   async listUserSessions (userId: string): Promise<SessionSummary[]> {
-    const ids = this.#users.get(userId)
     const list: SessionSummary[] = []
-    if (ids === undefined) return list
-    for (const id of [...ids]) {
+    for (const id of this.#idsOf(userId)) {
       const entry = this.#live(id)
       if (entry !== undefined) list.push({ id, createdAt: entry.createdAt, lastSeenAt: entry.lastSeenAt })
     }
@@ -120,10 +119,8 @@ export class MemoryStore implements SessionStore {
   }
 
   async destroyUserSessions (userId: string, exceptId?: string): Promise<number> {
-    const ids = this.#users.get(userId)
-    if (ids === undefined) return 0
     let count = 0
-    for (const id of [...ids]) {
+    for (const id of this.#idsOf(userId)) {
       if (id === exceptId) continue
       if (this.#live(id) !== undefined) count++
       this.#remove(id)
@@ -191,19 +188,28 @@ export class MemoryStore implements SessionStore {
     this.#unindex(id, entry.userId)
   }
 
+  /** A copy of the user's session ids, safe to iterate while sessions are removed. */
+  #idsOf (userId: string): string[] {
+    const ids = this.#users.get(userId)
+    return ids === undefined ? [] : typeof ids === 'string' ? [ids] : [...ids]
+  }
+
   #index (id: string, userId: string | null): void {
     if (userId === null) return
-    let ids = this.#users.get(userId)
-    if (ids === undefined) {
-      ids = new Set()
-      this.#users.set(userId, ids)
-    }
-    ids.add(id)
+    const ids = this.#users.get(userId)
+    if (ids === undefined || ids === id) this.#users.set(userId, id)
+    else if (typeof ids === 'string') this.#users.set(userId, new Set([ids, id]))
+    else ids.add(id)
   }
 
   #unindex (id: string, userId: string | null): void {
     if (userId === null) return
     const ids = this.#users.get(userId)
-    if (ids?.delete(id) === true && ids.size === 0) this.#users.delete(userId)
+    if (ids === id) {
+      this.#users.delete(userId)
+    } else if (typeof ids === 'object') {
+      ids.delete(id)
+      if (ids.size === 1) this.#users.set(userId, ids.values().next().value as string)
+    }
   }
 }

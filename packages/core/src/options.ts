@@ -50,6 +50,13 @@ export interface EngineOptions {
    * @default 'userId'
    */
   userId?: string | ((data: Readonly<Partial<SessionData>>) => string | null | undefined)
+  /**
+   * How many verified credentials to remember (signature checked, store key derived), so that a
+   * returning client costs no HMAC and no hash. Whether the session is live is still read from the
+   * store on every request. `0` turns it off.
+   * @default 10000
+   */
+  credentialCache?: number
   /** The clock (epoch milliseconds), for tests. @default Date.now */
   now?: () => number
 }
@@ -74,6 +81,7 @@ export interface ResolvedOptions {
   readonly touchInterval: number
   readonly rolling: boolean
   readonly storeTimeout: number | null
+  readonly credentialCache: number
   readonly userIdOf: (data: Readonly<Record<string, unknown>>) => string | null
   readonly now: () => number
   readonly transports: readonly Transport[]
@@ -153,6 +161,10 @@ export function resolveOptions (options: SessionkitOptions): ResolvedOptions {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('rolling', 'must be a boolean')
   }
   const storeTimeout = positiveInteger('storeTimeout', options.storeTimeout, 1000)
+  const credentialCache = options.credentialCache ?? 10_000
+  if (!Number.isSafeInteger(credentialCache) || credentialCache < 0) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('credentialCache', 'must be a non-negative integer (entries)')
+  }
   const now = options.now ?? Date.now
   if (typeof now !== 'function') {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('now', 'must be a function returning epoch milliseconds')
@@ -167,6 +179,7 @@ export function resolveOptions (options: SessionkitOptions): ResolvedOptions {
     touchInterval,
     rolling,
     storeTimeout: store.boundedLatency === true ? null : storeTimeout,
+    credentialCache,
     userIdOf: resolveUserId(options.userId),
     now,
     transports: Object.freeze([...transports])

@@ -368,3 +368,29 @@ t.test('sessionCredential hands transports the signed credential of a saved sess
   const response = await app.inject({ method: 'POST', url: '/credential' })
   t.same(response.json(), { before: null, after: credentialOf(response), none: null })
 })
+
+t.test('the credential cache is bounded, can be off, and never stands in for the store', async (t) => {
+  for (const credentialCache of [0, 2]) {
+    const { app, store } = await buildApp(t, { credentialCache }, (app) => {
+      routes(app)
+      app.get('/id', async (request) => ({ id: request.session.id, data: request.session.data() }))
+    })
+    const credentials: string[] = []
+    for (let i = 0; i < 4; i++) credentials.push(credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { i } })) as string)
+    const ids: string[] = []
+    for (let round = 0; round < 2; round++) {
+      for (const [i, credential] of credentials.entries()) {
+        const response = (await app.inject({ method: 'GET', url: '/id', headers: { 'x-test-session': credential } })).json()
+        t.same(response.data, { i }, `cache ${credentialCache}, round ${round}: session ${i}`)
+        ids[i] = response.id
+      }
+    }
+    await store.destroy(ids[3] as string)
+    const gone = await app.inject({ method: 'GET', url: '/id', headers: { 'x-test-session': credentials[3] as string } })
+    t.equal(gone.statusCode, 401, 'a remembered credential whose session ended is refused')
+  }
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.register(sessionkit, { secret: SECRET, transports: [testTransport()], credentialCache: -1 })
+  t.match(await app.ready().then(() => null, (err: unknown) => err), { code: 'FST_SESSIONKIT_INVALID_OPTION', message: 'Invalid option "credentialCache": must be a non-negative integer (entries)' })
+})
