@@ -1,0 +1,227 @@
+import { isCredential, parse, serialize, tokenExpiry, type StoredCredential } from './record.js'
+import { SafeStorage, storageArea, type StorageKind, type StorageLike } from './storage.js'
+
+/** Options of `createSessionClient`. */
+export interface SessionClientOptions {
+  /** The server's mechanism: `'header'` (X-Session-Id) or `'jwt'` (Bearer, with refresh). */
+  mechanism: 'header' | 'jwt'
+  /**
+   * Where the credential is kept. `'session'`: this tab only, gone when it closes. `'local'`: every
+   * tab, across restarts, and readable by any script on the page (see the README). `'memory'`:
+   * this page only.
+   * @default 'session'
+   */
+  storage?: StorageKind
+  /** The app's origin, against which relative URLs resolve. @default location.origin */
+  baseUrl?: string
+  /** Other origins (`https://api.example.com`) that may receive the credential. @default [] */
+  allowedOrigins?: readonly string[]
+  /** Prefix of the storage key and name of the cross-tab channel. @default 'sessionkit' */
+  namespace?: string
+  /** Where JWT sessions refresh. @default '/refresh' */
+  refreshUrl?: string
+  /** Where `logout()` posts. @default '/logout' */
+  logoutUrl?: string
+  /** The fetch to wrap. @default globalThis.fetch */
+  fetch?: typeof fetch
+  /** Storage areas, when not the page's own (tests, web views). @default globalThis */
+  storageAreas?: { sessionStorage?: StorageLike, localStorage?: StorageLike }
+  /** A stored value longer than this is dropped unread. @default 20000 */
+  maxStoredLength?: number
+  /** Tell other tabs of logouts (BroadcastChannel) and follow theirs. @default true */
+  crossTab?: boolean
+  /** The clock (epoch ms), for expiry checks. @default Date.now */
+  now?: () => number
+}
+
+/** What the client knows, as far as a page should care. */
+export interface SessionState {
+  /** A credential is held (the server decides whether it is still good). */
+  authenticated: boolean
+  /** Storage refused: the credential lives in memory only. */
+  inMemory: boolean
+}
+
+export interface SessionClient {
+  /** `fetch`, with the credential attached for the app's own (or allowed) origins only. */
+  fetch (input: RequestInfo | URL, init?: RequestInit): Promise<Response>
+  state (): SessionState
+  /** Posts to `logoutUrl`, then forgets the credential here and in every other tab. */
+  logout (): Promise<void>
+  /** Forgets the credential here and in every other tab, without telling the server. */
+  clear (): void
+  /** Called on every login, rotation and logout, local or from another tab. Returns an unsubscribe. */
+  onChange (listener: (state: SessionState) => void): () => void
+  /** Stops listening to other tabs. */
+  close (): void
+}
+
+const LOGOUT = 'logout'
+
+/**
+ * A session client for the browser: keeps the credential the server hands out (X-Session-Id, or
+ * X-Session-Token and X-Refresh-Token), sends it only to the app's origin or an allowed one, picks up
+ * rotations, clears it when the server says so, and refreshes JWTs one at a time.
+ */
+export function createSessionClient (options: SessionClientOptions): SessionClient {
+  const {
+    mechanism, storage = 'session', allowedOrigins = [], namespace = 'sessionkit', refreshUrl = '/refresh',
+    logoutUrl = '/logout', maxStoredLength = 20_000, crossTab = true, now = Date.now
+  } = options
+  if (mechanism !== 'header' && mechanism !== 'jwt') throw new TypeError('mechanism must be "header" or "jwt"')
+  if (storage !== 'session' && storage !== 'local' && storage !== 'memory') throw new TypeError('storage must be "session", "local" or "memory"')
+  const scope = globalThis as { location?: { origin?: string }, addEventListener?: typeof addEventListener, removeEventListener?: typeof removeEventListener }
+  const base = new URL(options.baseUrl ?? scope.location?.origin ?? 'invalid:')
+  if (base.origin === 'null') throw new TypeError('baseUrl is required outside a page: the origin the credential belongs to')
+  const allowed = new Set([base.origin, ...allowedOrigins.map((origin) => new URL(origin).origin)])
+  const send = options.fetch ?? globalThis.fetch.bind(globalThis)
+  const area = new SafeStorage(storageArea(storage, options.storageAreas ?? (globalThis as object)))
+  const key = `${namespace}:${mechanism}`
+  const listeners = new Set<(state: SessionState) => void>()
+  let refreshing: Promise<StoredCredential | null> | null = null
+
+  function state (): SessionState {
+    return { authenticated: load() !== null, inMemory: area.inMemory }
+  }
+  function notify (): void {
+    const current = state()
+    for (const listener of listeners) listener(current)
+  }
+  /** The credential held, or `null`; what cannot be used any more is removed on sight. */
+  function load (): StoredCredential | null {
+    const raw = area.get(key)
+    if (raw === null) return null
+    const value = parse(raw, maxStoredLength)
+    const expiry = value === null || mechanism !== 'jwt' ? null : tokenExpiry(value.credential)
+    if (value === null || (expiry !== null && expiry <= now() && value.refresh === null)) {
+      area.remove(key)
+      return null
+    }
+    return value
+  }
+  function store (value: StoredCredential | null): void {
+    if (value === null) area.remove(key)
+    else area.set(key, serialize(value))
+    notify()
+  }
+
+  const channel = crossTab && typeof BroadcastChannel === 'function' ? new BroadcastChannel(namespace) : null
+  channel?.addEventListener('message', (event: MessageEvent) => {
+    // only a logout is taken from another tab: a credential never travels this way
+    if ((event.data as { type?: unknown } | null)?.type === LOGOUT) {
+      area.remove(key)
+      notify()
+    }
+  })
+  function onStorage (event: StorageEvent): void {
+    if (event.key !== key) return
+    // another tab wrote the shared localStorage: a value that does not parse is dropped, not adopted
+    if (event.newValue !== null && parse(event.newValue, maxStoredLength) === null) area.remove(key)
+    notify()
+  }
+  if (storage === 'local') scope.addEventListener?.('storage', onStorage as EventListener)
+
+  function forget (): void {
+    store(null)
+    channel?.postMessage({ type: LOGOUT })
+  }
+
+  /** Takes what the server said about the credential: a new one, or an empty header (forget it). */
+  function follow (response: Response, held: StoredCredential | null): StoredCredential | null {
+    const issued = response.headers.get(mechanism === 'jwt' ? 'x-session-token' : 'x-session-id')
+    const refresh = response.headers.get('x-refresh-token')
+    if (issued === null) return held
+    if (issued === '') {
+      forget()
+      return null
+    }
+    if (!isCredential(issued)) return held
+    const next = { credential: issued, refresh: refresh !== null && isCredential(refresh) ? refresh : held?.refresh ?? null }
+    store(next)
+    return next
+  }
+
+  function attach (request: Request, held: StoredCredential): Request {
+    const headers = new Headers(request.headers)
+    if (mechanism === 'jwt') headers.set('authorization', `Bearer ${held.credential}`)
+    else headers.set('x-session-id', held.credential)
+    return new Request(request, { headers })
+  }
+
+  /** One refresh at a time: every caller that finds the token expired waits on the same one. */
+  function refresh (held: StoredCredential): Promise<StoredCredential | null> {
+    refreshing ??= renew(held).then((renewed) => {
+      refreshing = null
+      return renewed
+    })
+    return refreshing
+  }
+
+  async function renew (held: StoredCredential): Promise<StoredCredential | null> {
+    try {
+      const response = await send(new URL(refreshUrl, base), { method: 'POST', headers: { 'x-refresh-token': held.refresh as string } })
+      if (response.status !== 200) {
+        forget()
+        return null
+      }
+      return follow(response, held)
+    } catch {
+      // the network, not the server, failed: keep the credential for when it is back
+      return held
+    }
+  }
+
+  async function current (): Promise<StoredCredential | null> {
+    const held = load()
+    if (held === null || mechanism !== 'jwt' || held.refresh === null) return held
+    const expiry = tokenExpiry(held.credential)
+    return expiry !== null && expiry <= now() ? refresh(held) : held
+  }
+
+  async function sessionFetch (input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    const request = new Request(input instanceof Request ? input : new URL(String(input), base), init)
+    // only the app's own origin, or one explicitly allowed: never another host, a protocol-relative
+    // URL or a look-alike (origins are compared whole)
+    if (!allowed.has(new URL(request.url).origin)) return send(request)
+    const held = await current()
+    if (held === null) return afterward(await send(request), null)
+    const retry = mechanism === 'jwt' && held.refresh !== null ? request.clone() : null
+    const response = await send(attach(request, held))
+    if (response.status !== 401) return afterward(response, held)
+    if (retry !== null) {
+      const latest = load()
+      const renewed = latest !== null && latest.credential !== held.credential ? latest : await refresh(held)
+      if (renewed !== null) return afterward(await send(attach(retry, renewed)), renewed)
+    }
+    // the server refused the credential it was sent: it is of no more use
+    forget()
+    return response
+  }
+
+  function afterward (response: Response, held: StoredCredential | null): Response {
+    follow(response, held)
+    return response
+  }
+
+  return {
+    fetch: sessionFetch,
+    state,
+    async logout () {
+      try {
+        await sessionFetch(new URL(logoutUrl, base), { method: 'POST' })
+      } finally {
+        forget()
+      }
+    },
+    clear: forget,
+    onChange (listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+    close () {
+      channel?.close()
+      scope.removeEventListener?.('storage', onStorage as EventListener)
+      listeners.clear()
+    }
+  }
+}

@@ -1,0 +1,145 @@
+import t, { type Test } from 'tap'
+import { createSessionClient, type SessionClientOptions } from '@sessionkit/web-storage'
+import { Area, RefusingArea } from './fixtures/areas.js'
+import { server } from './fixtures/servers.js'
+
+const key = (mechanism: string): string => `sessionkit:${mechanism}`
+const json = async (response: Response): Promise<unknown> => response.json()
+
+function client (t: Test, options: SessionClientOptions) {
+  const created = createSessionClient({ crossTab: false, ...options })
+  t.teardown(() => created.close())
+  return created
+}
+
+t.test('header: log in, the credential is kept in sessionStorage and sent back; rotations and logout followed', async (t) => {
+  const { base, seen } = await server(t, 'header')
+  const session = new Area()
+  const c = client(t, { mechanism: 'header', baseUrl: base, storageAreas: { sessionStorage: session } })
+  const changes: boolean[] = []
+  c.onChange((state) => changes.push(state.authenticated))
+  t.same(c.state(), { authenticated: false, inMemory: false })
+  t.same(await json(await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'alice' }) })), { user: 'alice' })
+  t.match(session.getItem(key('header')), /"c":"[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}"/)
+  t.same(await json(await c.fetch(`${base}/me`)), { user: 'alice' })
+  t.equal(seen.at(-1)?.['x-session-id'], JSON.parse(session.getItem(key('header')) as string).c)
+  t.equal((await c.fetch('/logout', { method: 'POST' })).status, 204)
+  t.equal(session.getItem(key('header')), null, 'cleared when the server sends the header empty')
+  t.same(changes, [true, false])
+})
+
+t.test('the credential goes to the app\'s origin and allowed ones only', async (t) => {
+  const app = await server(t, 'header')
+  const other = await server(t, 'header')
+  const partner = await server(t, 'header')
+  const c = client(t, { mechanism: 'header', baseUrl: app.base, allowedOrigins: [partner.base], storage: 'memory' })
+  await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
+  await c.fetch(`${other.base}/me`)
+  await c.fetch(`//${new URL(other.base).host}/me`)
+  await c.fetch(new Request(`${other.base}/me`))
+  t.same(other.seen.map((headers) => headers['x-session-id']), [undefined, undefined, undefined], 'never to another origin')
+  t.throws(() => createSessionClient({ mechanism: 'header', baseUrl: app.base, allowedOrigins: ['not a url'] }))
+  await c.fetch(`${partner.base}/visits`, { method: 'POST' })
+  t.type(partner.seen.at(-1)?.['x-session-id'], 'string', 'to an allowed origin')
+  const lookAlike = createSessionClient({ mechanism: 'header', baseUrl: 'http://127.0.0.1.evil.test', storage: 'memory', crossTab: false, fetch: async (input) => { throw new Error(`no request may leave: ${String(input)}`) } })
+  t.same(lookAlike.state().authenticated, false)
+})
+
+t.test('a 401 to a request that carried the credential clears it', async (t) => {
+  const { base } = await server(t, 'header')
+  const c = client(t, { mechanism: 'header', baseUrl: base, storage: 'memory' })
+  await c.fetch('/visits', { method: 'POST' })
+  t.equal(c.state().authenticated, true)
+  t.equal((await c.fetch('/me')).status, 401)
+  t.equal(c.state().authenticated, false)
+})
+
+t.test('storage that throws falls back to memory, without a throw', async (t) => {
+  const { base } = await server(t, 'header')
+  for (const refusal of ['SecurityError', 'QuotaExceededError'] as const) {
+    const c = client(t, { mechanism: 'header', baseUrl: base, storageAreas: { sessionStorage: new RefusingArea(refusal) } })
+    await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
+    t.same(c.state(), { authenticated: true, inMemory: true }, refusal)
+    t.same(await json(await c.fetch('/me')), { user: 'alice' })
+  }
+  const thrower = {}
+  Object.defineProperty(thrower, 'sessionStorage', { get () { throw new DOMException('denied', 'SecurityError') } })
+  const c = client(t, { mechanism: 'header', baseUrl: base, storageAreas: thrower })
+  t.same(c.state(), { authenticated: false, inMemory: true }, 'a storage getter that throws')
+})
+
+t.test('what is read back is untrusted: "null", "{", 5 MB, a forged shape, an expired JWT are logged out and removed', async (t) => {
+  const expired = ['e30', Buffer.from(JSON.stringify({ exp: Math.floor(Date.now() / 1000) - 60 })).toString('base64url'), 'sig'].join('.')
+  const values = {
+    null: 'null',
+    brace: '{',
+    huge: 'x'.repeat(5 * 1024 * 1024),
+    forged: JSON.stringify({ v: 1, c: '<script>', r: null }),
+    'bad refresh': JSON.stringify({ v: 1, c: 'abc', r: 'a b' }),
+    'old version': JSON.stringify({ v: 0, c: 'abc', r: null }),
+    'expired jwt': JSON.stringify({ v: 1, c: expired, r: null })
+  }
+  for (const [name, value] of Object.entries(values)) {
+    const area = new Area()
+    area.setItem(key('jwt'), value)
+    const c = client(t, { mechanism: 'jwt', baseUrl: 'http://app.test', storageAreas: { sessionStorage: area } })
+    t.equal(c.state().authenticated, false, name)
+    t.equal(area.getItem(key('jwt')), null, `${name}: removed`)
+  }
+})
+
+t.test('jwt: several requests that find the token expired share one refresh', async (t) => {
+  const { base, clock, refreshes } = await server(t, 'jwt')
+  let time = Date.now()
+  const c = client(t, { mechanism: 'jwt', baseUrl: base, storage: 'memory', now: () => time })
+  await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
+  clock.advance(2 * 60_000)
+  time += 2 * 60_000
+  const answers = await Promise.all(Array.from({ length: 5 }, async () => json(await c.fetch('/me'))))
+  t.same(answers, Array(5).fill({ user: 'alice' }))
+  t.equal(refreshes.length, 1, 'one refresh')
+})
+
+t.test('jwt: a 401 with a refresh token tries one refresh, then gives up cleanly', async (t) => {
+  const { base, app } = await server(t, 'jwt')
+  const area = new Area()
+  const c = client(t, { mechanism: 'jwt', baseUrl: base, storageAreas: { sessionStorage: area } })
+  await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
+  await app.sessionkit.revokeUserSession('alice', (await app.sessionkit.listUserSessions('alice'))[0]?.id as string)
+  const response = await c.fetch('/me')
+  t.equal(response.status, 401)
+  t.equal(c.state().authenticated, false)
+  t.equal(area.getItem(key('jwt')), null)
+})
+
+t.test('logout in one tab ends the others (BroadcastChannel); a local storage event with a forged value is dropped', async (t) => {
+  const { base } = await server(t, 'header')
+  const shared = new Area()
+  const target = new EventTarget()
+  const scope = globalThis as unknown as { addEventListener?: unknown, removeEventListener?: unknown }
+  scope.addEventListener = target.addEventListener.bind(target)
+  scope.removeEventListener = target.removeEventListener.bind(target)
+  t.teardown(() => { delete scope.addEventListener; delete scope.removeEventListener })
+  const namespace = `tabs-${Date.now()}`
+  const one = createSessionClient({ mechanism: 'header', baseUrl: base, storage: 'local', namespace, storageAreas: { localStorage: shared } })
+  const two = createSessionClient({ mechanism: 'header', baseUrl: base, storage: 'session', namespace, storageAreas: { sessionStorage: new Area() } })
+  t.teardown(() => { one.close(); two.close() })
+  await two.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
+  t.equal(two.state().authenticated, true)
+  const ended = new Promise<boolean>((resolve) => two.onChange((state) => resolve(state.authenticated)))
+  await one.logout()
+  t.equal(await ended, false, 'the other tab heard the logout')
+  t.equal(two.state().authenticated, false)
+  shared.setItem(`${namespace}:header`, '{"v":1,"c":"<img>","r":null}')
+  const heard = new Promise<boolean>((resolve) => one.onChange((state) => resolve(state.authenticated)))
+  target.dispatchEvent(Object.assign(new Event('storage'), { key: `${namespace}:header`, newValue: '{"v":1,"c":"<img>","r":null}' }))
+  target.dispatchEvent(Object.assign(new Event('storage'), { key: 'something-else', newValue: 'x' }))
+  t.equal(await heard, false)
+  t.equal(shared.getItem(`${namespace}:header`), null, 'the forged value is removed')
+})
+
+t.test('options are checked', async (t) => {
+  t.throws(() => createSessionClient({ mechanism: 'cookie' as 'header', baseUrl: 'http://a.test' }), { message: 'mechanism must be "header" or "jwt"' })
+  t.throws(() => createSessionClient({ mechanism: 'header', storage: 'cookies' as 'local', baseUrl: 'http://a.test' }), { message: 'storage must be "session", "local" or "memory"' })
+  t.throws(() => createSessionClient({ mechanism: 'header' }), { message: 'baseUrl is required outside a page: the origin the credential belongs to' })
+})

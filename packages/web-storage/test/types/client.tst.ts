@@ -1,0 +1,12 @@
+import { expect, test } from 'tstyche'
+import { createSessionClient, type SessionClient, type SessionClientOptions } from '@sessionkit/web-storage'
+
+test('typed options and a fetch-compatible client', () => {
+  const client = createSessionClient({ mechanism: 'jwt', storage: 'local', baseUrl: 'https://app.example' })
+  expect(client).type.toBe<SessionClient>()
+  expect(client.fetch('/me')).type.toBe<Promise<Response>>()
+  expect(client.fetch).type.toBeCallableWith(new Request('https://app.example/me'), { method: 'POST' })
+  expect<SessionClientOptions>().type.not.toBeAssignableFrom({ mechanism: 'cookie' })
+  expect<SessionClientOptions>().type.not.toBeAssignableFrom({ mechanism: 'header', storage: 'cookies' })
+  expect(client.onChange((state) => state.authenticated)).type.toBe<() => void>()
+})
