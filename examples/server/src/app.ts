@@ -1,3 +1,6 @@
+import { readFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Config } from './config.js'
 import { registerSessions } from './sessions.js'
@@ -46,6 +49,15 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   if (config.ephemeralSecret) app.log.warn('SESSION_SECRET is not set: using a random one for this run; sessions end on restart')
 
   app.get('/health', { config: { session: false } }, async () => ({ status: 'ok' }))
+  // the browser client, as the built module the demo page imports
+  const client = dirname(fileURLToPath(import.meta.resolve('@sessionkit/web-storage/browser')))
+  app.get<{ Params: { file: string } }>('/sessionkit/web-storage/:file', { config: { session: false } }, async (request, reply) => {
+    const { file } = request.params
+    if (!/^[a-z-]+\.js$/.test(file)) return reply.code(404).send({ error: 'not found' })
+    const source = await readFile(join(client, file)).catch(() => null)
+    if (source === null) return reply.code(404).send({ error: 'not found' })
+    return reply.type('text/javascript; charset=utf-8').send(source)
+  })
 
   await app.register(async function sessionRoutes (scope) {
     await registerSessions(scope, config, options.now)

@@ -1,8 +1,9 @@
 import type { Mechanism } from './config.js'
 
 /**
- * The demo page. With cookies the browser carries the credential; with the header, query or jwt
- * mechanism this page keeps it in a variable (memory only: gone on reload) and sends it itself.
+ * The demo page. With cookies the browser carries the credential. With the header or jwt mechanism
+ * the page uses `@sessionkit/web-storage` (sessionStorage, or `?storage=local|memory`). With the
+ * query mechanism it keeps the credential in a variable and puts it in each URL itself.
  */
 export function demoPage (mechanisms: readonly Mechanism[]): string {
   const mode = mechanisms[0] as Mechanism
@@ -33,22 +34,33 @@ export function demoPage (mechanisms: readonly Mechanism[]): string {
   <button id="me">GET /me</button><button id="visit">Count a visit</button>
   <button id="sessions">My sessions</button><button id="logout">Log out</button><button id="logout-all">Log out everywhere</button>
 </div>
+<p id="state">Session: none</p>
 <pre id="out">Not logged in.</pre>
 <ul id="list"></ul>
 <script type="module">
 const mode = ${JSON.stringify(mode)}
+const state = document.getElementById('state')
+let client = null
+if (mode === 'header' || mode === 'jwt') {
+  const { createSessionClient } = await import('/sessionkit/web-storage/index.js')
+  const storage = new URLSearchParams(location.search).get('storage') ?? 'session'
+  client = createSessionClient({ mechanism: mode, storage })
+  const show = (current) => { state.textContent = 'Session: ' + (current.authenticated ? 'held' : 'none') + ' (' + (current.inMemory ? 'memory' : storage + 'Storage') + ')' }
+  client.onChange(show)
+  show(client.state())
+  window.sessionClient = client
+}
 let credential = ''
 const out = document.getElementById('out')
 async function call (method, path, body) {
   const headers = { accept: 'application/json' }
   if (body !== undefined) headers['content-type'] = 'application/json'
   let url = path
-  if (mode === 'header' && credential) headers['x-session-id'] = credential
   if (mode === 'query' && credential) url += (url.includes('?') ? '&' : '?') + 'sid=' + encodeURIComponent(credential)
-  if (mode === 'jwt' && credential) headers.authorization = 'Bearer ' + credential
-  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' })
-  const issued = response.headers.get(mode === 'jwt' ? 'x-session-token' : 'x-session-id')
-  if (issued !== null) credential = issued
+  const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' }
+  const response = await (client === null ? fetch(url, init) : client.fetch(url, init))
+  const issued = response.headers.get('x-session-id')
+  if (client === null && issued !== null) credential = issued
   const text = await response.text()
   out.textContent = method + ' ' + path + ' → ' + response.status + '\\n' + text
   return { status: response.status, json: text ? JSON.parse(text) : null }
@@ -60,7 +72,7 @@ document.getElementById('login').addEventListener('submit', async (event) => {
 })
 document.getElementById('me').onclick = () => call('GET', '/me')
 document.getElementById('visit').onclick = () => call('POST', '/visits')
-document.getElementById('logout').onclick = () => call('POST', '/logout')
+document.getElementById('logout').onclick = () => client === null ? call('POST', '/logout') : client.logout().then(() => { out.textContent = 'Logged out.' })
 document.getElementById('logout-all').onclick = () => call('POST', '/logout-all')
 document.getElementById('sessions').onclick = async () => {
   const { status, json } = await call('GET', '/sessions')

@@ -195,3 +195,15 @@ t.test('a Redis that does not answer stops start-up with a message naming REDIS_
   const config = readConfig({ SESSION_STORE: 'redis', REDIS_URL: 'redis://127.0.0.1:1', SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef' })
   await t.rejects(buildApp(config, { logger: false }), { message: 'REDIS_URL: no Redis answered at redis://127.0.0.1:1 within 5 s' })
 })
+
+t.test('the browser client is served as built modules, and nothing else is', async (t) => {
+  const app = await buildApp(readConfig({ SESSION_MECHANISM: 'header', SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef' }), { logger: false })
+  t.teardown(() => app.close())
+  const module = await app.inject('/sessionkit/web-storage/index.js')
+  t.equal(module.statusCode, 200)
+  t.match(module.headers['content-type'], /^text\/javascript/)
+  t.match(module.body, /createSessionClient/)
+  t.equal((await app.inject('/sessionkit/web-storage/missing.js')).statusCode, 404)
+  t.equal((await app.inject('/sessionkit/web-storage/..%2Fpackage.json')).statusCode, 404)
+  t.equal((await app.inject('/sessionkit/web-storage/index.d.ts')).statusCode, 404)
+})

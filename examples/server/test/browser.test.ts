@@ -1,0 +1,131 @@
+import t, { type Test } from 'tap'
+import { existsSync, mkdirSync } from 'node:fs'
+import Fastify from 'fastify'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { buildApp } from '../src/app.js'
+import { readConfig, type Mechanism } from '../src/config.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
+const OUTPUT = new URL('../test-output/', import.meta.url)
+
+if (!existsSync(CHROMIUM)) {
+  t.comment('Chromium is not installed (apt-get install -y chromium); .ci/run installs it')
+  t.pass('skipped: no Chromium', { skip: true })
+} else {
+  let browser: Browser
+  t.before(async () => { browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS }) })
+  t.teardown(() => browser?.close())
+
+  async function start (t: Test, mechanism: Mechanism): Promise<string> {
+    const app = await buildApp(readConfig({ SESSION_MECHANISM: mechanism, SESSION_SECRET: 'browser-secret-0123456789abcdef-0123456789abcd' }), { logger: false })
+    t.teardown(() => app.close())
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  }
+
+  async function logIn (page: Page): Promise<void> {
+    await page.fill('input[name=username]', 'alice')
+    await page.fill('input[name=password]', 'alice-secret')
+    await page.click('#login button')
+    await page.waitForFunction(() => document.getElementById('out')?.textContent?.includes('"user":"alice"'))
+  }
+
+  async function me (page: Page): Promise<number> {
+    await page.waitForFunction(() => (window as unknown as { sessionClient?: unknown }).sessionClient !== undefined)
+    return page.evaluate(async () => (await (window as unknown as { sessionClient: { fetch: typeof fetch } }).sessionClient.fetch('/me')).status)
+  }
+
+  for (const mechanism of ['header', 'jwt'] as const) {
+    t.test(`${mechanism}: localStorage keeps the user logged in across a reload and in a new tab`, async (t) => {
+      const base = await start(t, mechanism)
+      const context = await browser.newContext()
+      t.teardown(() => context.close())
+      const page = await context.newPage()
+      const errors: Error[] = []
+      page.on('pageerror', (err) => errors.push(err))
+      await page.goto(`${base}/?storage=local`)
+      await logIn(page)
+      t.match(await page.textContent('#state'), /Session: held \(localStorage\)/)
+      if (mechanism === 'header') {
+        mkdirSync(OUTPUT, { recursive: true })
+        await page.screenshot({ path: new URL('demo-after-login.png', OUTPUT).pathname, fullPage: true })
+      }
+      await page.reload()
+      t.equal(await me(page), 200, 'still logged in after a reload')
+      const second = await context.newPage()
+      await second.goto(`${base}/?storage=local`)
+      t.equal(await me(second), 200, 'and in a new tab')
+      t.same(errors, [])
+    })
+
+    t.test(`${mechanism}: sessionStorage does not follow into a new tab; logout in one tab ends the other`, async (t) => {
+      const base = await start(t, mechanism)
+      const context = await browser.newContext()
+      t.teardown(() => context.close())
+      const first = await context.newPage()
+      await first.goto(`${base}/`)
+      await logIn(first)
+      const fresh = await context.newPage()
+      await fresh.goto(`${base}/`)
+      t.equal(await me(fresh), 401, 'a new tab starts logged out')
+      t.match(await fresh.textContent('#state'), /Session: none/)
+      const shared = await context.newPage()
+      await shared.goto(`${base}/?storage=local`)
+      await logIn(shared)
+      const other = await context.newPage()
+      await other.goto(`${base}/?storage=local`)
+      t.equal(await me(other), 200)
+      await shared.click('#logout')
+      await other.waitForFunction(() => document.getElementById('state')?.textContent?.startsWith('Session: none'))
+      t.equal(await me(other), 401, 'the other tab is logged out too')
+    })
+  }
+
+  t.test('no credential is sent to another origin, protocol-relative or look-alike', async (t) => {
+    const base = await start(t, 'header')
+    const seen: Array<string | undefined> = []
+    const elsewhere = Fastify()
+    t.teardown(() => elsewhere.close())
+    elsewhere.addHook('onRequest', async (request, reply) => {
+      seen.push(request.headers['x-session-id'] as string | undefined)
+      reply.header('access-control-allow-origin', '*').header('access-control-allow-headers', '*')
+    })
+    elsewhere.all('/echo', async () => ({ ok: true }))
+    await elsewhere.listen({ port: 0, host: '127.0.0.1' })
+    const port = (elsewhere.server.address() as { port: number }).port
+    const context = await browser.newContext()
+    t.teardown(() => context.close())
+    const page = await context.newPage()
+    await page.goto(`${base}/`)
+    await logIn(page)
+    const statuses = await page.evaluate(async (port) => {
+      const client = (window as unknown as { sessionClient: { fetch: typeof fetch } }).sessionClient
+      const targets = [`http://localhost:${port}/echo`, `//localhost:${port}/echo`, `http://127.0.0.1:${port}/echo`]
+      const out: number[] = []
+      for (const target of targets) out.push((await client.fetch(target)).status)
+      return out
+    }, port)
+    t.same(statuses, [200, 200, 200])
+    t.same(seen.filter((value) => value !== undefined), [], 'none of them got X-Session-Id')
+    t.ok(seen.length >= 3)
+  })
+
+  t.test('storage that throws: the client falls back to memory, the page keeps working', async (t) => {
+    const base = await start(t, 'header')
+    const context = await browser.newContext()
+    t.teardown(() => context.close())
+    await context.addInitScript(() => {
+      Storage.prototype.setItem = () => { throw new DOMException('The quota has been exceeded.', 'QuotaExceededError') }
+      Storage.prototype.getItem = () => { throw new DOMException('The operation is insecure.', 'SecurityError') }
+    })
+    const page = await context.newPage()
+    const errors: Error[] = []
+    page.on('pageerror', (err) => errors.push(err))
+    await page.goto(`${base}/`)
+    await logIn(page)
+    t.match(await page.textContent('#state'), /Session: held \(memory\)/)
+    t.equal(await me(page), 200)
+    t.same(errors, [])
+  })
+}
