@@ -4,7 +4,7 @@ import { createClient } from 'redis'
 import { RedisStore as ConnectRedisStore } from 'connect-redis'
 import { sessionkit, callbackStore, type CallbackStore, type SessionStore } from '@sessionkit/core'
 import { sessionConformance, storeConformance } from '@sessionkit/core/testing'
-import { REDIS_URL } from './fixtures/redis-server.js'
+import { NO_REDIS, NO_REDIS_SERVER, REDIS_URL } from './fixtures/redis-server.js'
 
 type NodeRedis = ReturnType<typeof createClient>
 
@@ -17,7 +17,7 @@ async function connectRedis (t: Test): Promise<{ store: SessionStore, client: No
   return { store, client, prefix }
 }
 
-t.test('storeConformance: callbackStore over the real connect-redis, on the same Redis', async (t) => {
+t.test('storeConformance: callbackStore over the real connect-redis, on the same Redis', { skip: NO_REDIS }, async (t) => {
   const clients = new WeakMap<SessionStore, { client: NodeRedis, prefix: string }>()
   storeConformance(t, {
     async create (t) {
@@ -33,7 +33,7 @@ t.test('storeConformance: callbackStore over the real connect-redis, on the same
   })
 })
 
-t.test('sessionConformance over connect-redis', async (t) => {
+t.test('sessionConformance over connect-redis', { skip: NO_REDIS }, async (t) => {
   sessionConformance(t, {
     register: (app, options) => app.register(sessionkit, {
       ...options,
@@ -60,7 +60,7 @@ t.test('sessionConformance over connect-redis', async (t) => {
   })
 })
 
-t.test('connect-redis while its Redis is down: a 503 within storeTimeout, not its offline-queue hang', async (t) => {
+t.test('connect-redis while its Redis is down: a 503 within storeTimeout, not its offline-queue hang', { skip: NO_REDIS || NO_REDIS_SERVER }, async (t) => {
   const { ownRedis } = await import('./fixtures/redis-server.js')
   const Fastify = (await import('fastify')).default
   const server = await ownRedis(t)

@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto'
 import { sessionkit } from '@sessionkit/core'
 import { sessionConformance, storeConformance } from '@sessionkit/core/testing'
 import { RedisStore } from '@sessionkit/redis'
-import { REDIS_URL } from './fixtures/redis-server.js'
+import { NO_REDIS, REDIS_URL } from './fixtures/redis-server.js'
 
 const prefix = (): string => `sk-test-${randomBytes(6).toString('hex')}:`
 
-t.test('storeConformance: one Redis', async (t) => {
+t.test('storeConformance: one Redis', { skip: NO_REDIS }, async (t) => {
   storeConformance(t, {
     async create (t) {
       const store = new RedisStore({ connection: REDIS_URL, prefix: prefix() })
@@ -24,7 +24,7 @@ t.test('storeConformance: one Redis', async (t) => {
   })
 })
 
-t.test('sessionConformance on the Redis store', async (t) => {
+t.test('sessionConformance on the Redis store', { skip: NO_REDIS }, async (t) => {
   sessionConformance(t, {
     register: (app, options) => app.register(sessionkit, {
       ...options,

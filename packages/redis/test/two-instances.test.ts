@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { sessionkit, type Transport } from '@sessionkit/core'
 import { RedisStore } from '@sessionkit/redis'
-import { REDIS_URL } from './fixtures/redis-server.js'
+import { NO_REDIS, REDIS_URL } from './fixtures/redis-server.js'
 
 const SECRET = 'two-instances-secret-0123456789abcdef-0123456'
 const transport: Transport = {
@@ -45,7 +45,7 @@ async function call (base: string, method: string, path: string, credential?: st
   return { status: response.status, credential: response.headers.get('x-session-id') }
 }
 
-t.test('two apps on different ports share sessions, logouts and revocations through Redis', async (t) => {
+t.test('two apps on different ports share sessions, logouts and revocations through Redis', { skip: NO_REDIS }, async (t) => {
   const prefix = `sk-two-${randomBytes(6).toString('hex')}:`
   const [a, b] = [await instance(t, prefix), await instance(t, prefix)]
   const alice = (await call(a, 'POST', '/login', undefined, { user: 'alice' })).credential as string
