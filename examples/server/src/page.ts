@@ -89,6 +89,8 @@ document.getElementById('sessions').onclick = async () => {
     list.append(item)
   }
 }
+// handlers are attached: tests (and impatient people) may click now
+document.body.dataset.ready = 'true'
 </script>
 </body>
 </html>

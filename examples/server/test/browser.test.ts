@@ -25,14 +25,20 @@ if (!existsSync(CHROMIUM)) {
   }
 
   async function logIn (page: Page): Promise<void> {
+    await ready(page)
     await page.fill('input[name=username]', 'alice')
     await page.fill('input[name=password]', 'alice-secret')
     await page.click('#login button')
     await page.waitForFunction(() => document.getElementById('out')?.textContent?.includes('"user":"alice"'))
   }
 
+  /** The page's module has run: its handlers are attached and the client is there. */
+  async function ready (page: Page): Promise<void> {
+    await page.waitForFunction(() => document.body.dataset.ready === 'true')
+  }
+
   async function me (page: Page): Promise<number> {
-    await page.waitForFunction(() => (window as unknown as { sessionClient?: unknown }).sessionClient !== undefined)
+    await ready(page)
     return page.evaluate(async () => (await (window as unknown as { sessionClient: { fetch: typeof fetch } }).sessionClient.fetch('/me')).status)
   }
 
@@ -76,6 +82,7 @@ if (!existsSync(CHROMIUM)) {
       const other = await context.newPage()
       await other.goto(`${base}/?storage=local`)
       t.equal(await me(other), 200)
+      await ready(other)
       await shared.click('#logout')
       await other.waitForFunction(() => document.getElementById('state')?.textContent?.startsWith('Session: none'))
       t.equal(await me(other), 401, 'the other tab is logged out too')
