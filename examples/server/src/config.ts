@@ -12,6 +12,7 @@ export interface Config {
   mechanisms: Mechanism[]
   store: (typeof STORES)[number]
   redisUrl: string
+  redisPrefix: string
   logLevel: string
   secret: string
   /** Set when the secret was generated for this run. */
@@ -44,6 +45,8 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (!(STORES as readonly string[]).includes(store)) throw new ConfigError('SESSION_STORE', `must be one of ${STORES.join(', ')}`)
   const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379'
   if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL')
+  const redisPrefix = env.REDIS_PREFIX ?? 'sessionkit-example:'
+  if (!/^[\w:.-]{1,64}$/.test(redisPrefix)) throw new ConfigError('REDIS_PREFIX', 'must be 1 to 64 letters, digits, "_", ":", "." or "-"')
   const logLevel = env.LOG_LEVEL ?? 'info'
   if (!LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LEVELS.join(', ')}`)
   let secret = env.SESSION_SECRET
@@ -55,5 +58,5 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): Config {
   } else if (Buffer.byteLength(secret) < 32) {
     throw new ConfigError('SESSION_SECRET', 'must be at least 32 bytes')
   }
-  return { port, host, mechanisms: mechanisms as Mechanism[], store: store as Config['store'], redisUrl, logLevel, secret, ephemeralSecret }
+  return { port, host, mechanisms: mechanisms as Mechanism[], store: store as Config['store'], redisUrl, redisPrefix, logLevel, secret, ephemeralSecret }
 }

@@ -41,7 +41,7 @@ export async function registerSessions (app: FastifyInstance, config: Config, no
 /** The configured store, connected. A Redis that does not answer in 5 s stops start-up. */
 async function openStore (config: Config, now?: () => number): Promise<SessionStore & { close (): unknown }> {
   if (config.store === 'memory') return new MemoryStore(now === undefined ? {} : { now })
-  const store = new RedisStore({ connection: config.redisUrl, prefix: 'sessionkit-example:' })
+  const store = new RedisStore({ connection: config.redisUrl, prefix: config.redisPrefix })
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new Error(`REDIS_URL: no Redis answered at ${config.redisUrl} within 5 s`)), 5_000)

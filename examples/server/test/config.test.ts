@@ -21,6 +21,7 @@ t.test('a bad value names the variable and what is valid', async (t) => {
     [{ SESSION_MECHANISM: 'cookie,cookie' }, 'SESSION_MECHANISM: lists a mechanism twice'],
     [{ SESSION_STORE: 'postgres' }, 'SESSION_STORE: must be one of memory, redis'],
     [{ REDIS_URL: 'http://127.0.0.1' }, 'REDIS_URL: must be a redis:// or rediss:// URL'],
+    [{ REDIS_PREFIX: 'has space' }, 'REDIS_PREFIX: must be 1 to 64 letters, digits, "_", ":", "." or "-"'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],
     [{ SESSION_SECRET: 'short' }, 'SESSION_SECRET: must be at least 32 bytes'],
     [{ NODE_ENV: 'production' }, 'SESSION_SECRET: is required in production: at least 32 random bytes']

@@ -34,7 +34,7 @@ class Client {
 }
 
 async function start (t: Test, mechanism: Mechanism, store: string): Promise<{ app: FastifyInstance, base: string }> {
-  const app = await buildApp(readConfig({ SESSION_MECHANISM: mechanism, SESSION_STORE: store, SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef', ...(process.env.REDIS_URL === undefined ? {} : { REDIS_URL: process.env.REDIS_URL }) }), { logger: false })
+  const app = await buildApp(readConfig({ SESSION_MECHANISM: mechanism, SESSION_STORE: store, REDIS_PREFIX: `e2e-${process.pid}-${Date.now()}:`, SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef', ...(process.env.REDIS_URL === undefined ? {} : { REDIS_URL: process.env.REDIS_URL }) }), { logger: false })
   t.teardown(() => app.close())
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }

@@ -230,3 +230,12 @@ t.test('Set-Cookie lines of the app are kept beside the session\'s; a GET+POST r
   t.equal((await app.inject({ method: 'GET', url: '/both', headers: { origin: 'https://evil.test' } })).statusCode, 200)
   t.equal((await app.inject({ method: 'POST', url: '/both', headers: { origin: 'https://evil.test' } })).statusCode, 403)
 })
+
+t.test('a valid credential in a header or the query is not a cookie session', async (t) => {
+  const { app } = await build(t)
+  const credential = cookieOf(await app.inject({ method: 'POST', url: '/visits' })) as string
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { cookie: `sid=${credential}` } })).statusCode, 200)
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { 'x-session-id': credential } })).statusCode, 401)
+  t.equal((await app.inject({ method: 'GET', url: `/me?sid=${credential}` })).statusCode, 401)
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${credential}` } })).statusCode, 401)
+})

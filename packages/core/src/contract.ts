@@ -99,6 +99,14 @@ export interface SessionStore {
    * per-user index in step with `record.userId`.
    */
   set(id: string, record: StoredSession, expectedVersion: number, ttl: number): Promise<boolean>
+  /**
+   * Optional. Applies key-level changes (`undefined` deletes the key) to an existing record in one
+   * atomic step, with no version check, bumping its version and setting `lastSeenAt`, `userId` (when
+   * given) and the TTL. Resolves the new version, or `null` when the record is gone (never
+   * recreating it). A store that has it lets concurrent requests changing one session all land
+   * without retries; without it the engine retries conditional `set`s.
+   */
+  merge?(id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null }, ttl: number): Promise<number | null>
   /** Moves `lastSeenAt` and the TTL of an existing record without touching its data or version. */
   touch(id: string, lastSeenAt: number, ttl: number): Promise<boolean>
   /** Deletes the record (and its index entry). Deleting what is absent is not an error. */

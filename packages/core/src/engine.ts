@@ -115,6 +115,16 @@ export class SessionEngine implements SessionBackend {
     }
     if (changes.size === 0) return
     const id = session.id as string
+    const { store } = this.options
+    if (store.merge !== undefined) {
+      // one atomic key-level write: concurrent requests on this session never make each other retry
+      const userId = this.options.userIdOf(session.current)
+      const previous = base
+      const version = await this.call(() => (store.merge as NonNullable<typeof store.merge>)(id, changes, { lastSeenAt: now, ...(userId === previous.userId ? {} : { userId }) }, this.#ttl(previous, now)))
+      if (version === null) session.gone()
+      else session.saved(session.token as string, id, { ...previous, version, lastSeenAt: now, userId, data: session.current })
+      return
+    }
     for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
       const data = attempt === 1 ? session.current : merge(base.data, changes)
       const record: StoredSession = {

@@ -79,6 +79,11 @@ export class MemoryStore implements SessionStore {
     const current = this.#live(id)
     if ((current?.version ?? 0) !== expectedVersion) return false
     if (current === undefined && this.#sessions.size >= this.#maxEntries) this.#evict()
+    this.#write(id, record, current, ttl)
+    return true
+  }
+
+  #write (id: string, record: StoredSession, current: Entry | undefined, ttl: number): void {
     const entry: Entry = {
       json: JSON.stringify(record.data),
       version: record.version,
@@ -92,7 +97,19 @@ export class MemoryStore implements SessionStore {
     this.#sessions.delete(id)
     this.#sessions.set(id, entry)
     this.#index(id, entry.userId)
-    return true
+  }
+
+  async merge (id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null }, ttl: number): Promise<number | null> {
+    const entry = this.#live(id)
+    if (entry === undefined) return null
+    const data = JSON.parse(entry.json) as Record<string, unknown>
+    for (const [key, value] of changes) {
+      if (value === undefined) delete data[key]
+      else data[key] = value
+    }
+    const record = { version: entry.version + 1, createdAt: entry.createdAt, lastSeenAt: meta.lastSeenAt, userId: meta.userId === undefined ? entry.userId : meta.userId, data }
+    this.#write(id, record, entry, ttl)
+    return record.version
   }
 
   async touch (id: string, lastSeenAt: number, ttl: number): Promise<boolean> {

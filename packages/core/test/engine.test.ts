@@ -206,8 +206,14 @@ t.test('a store that answers garbage is a coded 503', async (t) => {
 })
 
 t.test('a write that keeps conflicting gives up with a coded 409', async (t) => {
+  // a store without merge(): the engine falls back to conditional writes and their retries
   class ContendedStore extends MemoryStore {
     contended = false
+    constructor (options: ConstructorParameters<typeof MemoryStore>[0]) {
+      super(options)
+      Object.defineProperty(this, 'merge', { value: undefined })
+    }
+
     override async set (id: string, record: StoredSession, expected: number, ttl: number): Promise<boolean> {
       if (!this.contended) return super.set(id, record, expected, ttl)
       // another writer always got there first
@@ -393,4 +399,14 @@ t.test('the credential cache is bounded, can be off, and never stands in for the
   t.teardown(() => app.close())
   app.register(sessionkit, { secret: SECRET, transports: [testTransport()], credentialCache: -1 })
   t.match(await app.ready().then(() => null, (err: unknown) => err), { code: 'FST_SESSIONKIT_INVALID_OPTION', message: 'Invalid option "credentialCache": must be a non-negative integer (entries)' })
+})
+
+t.test('a session that gains a user without regenerate() joins the user index', async (t) => {
+  const { app, store } = await buildApp(t, {}, routes)
+  const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: [] } })) as string
+  t.same(await store.listUserSessions('uma'), [])
+  await app.inject({ method: 'POST', url: '/set', headers: { 'x-test-session': credential }, payload: { userId: 'uma' } })
+  t.equal((await store.listUserSessions('uma')).length, 1)
+  await app.inject({ method: 'POST', url: '/set', headers: { 'x-test-session': credential }, payload: { note: 'x' } })
+  t.equal((await store.listUserSessions('uma')).length, 1, 'a change that leaves the user alone keeps it indexed')
 })

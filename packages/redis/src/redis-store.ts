@@ -1,6 +1,6 @@
 import { Redis, type Cluster, type RedisOptions } from 'ioredis'
 import { errors, type SessionStore, type SessionSummary, type StoredSession } from '@sessionkit/core'
-import { BUMP, DESTROY, INDEX_ADD, INDEX_LIST, INDEX_REMOVE, SET_IF_VERSION, TOUCH } from './scripts.js'
+import { BUMP, DESTROY, INDEX_ADD, INDEX_LIST, INDEX_REMOVE, MERGE, SET_IF_VERSION, TOUCH } from './scripts.js'
 
 /** Options of the Redis store. */
 export interface RedisStoreOptions {
@@ -32,12 +32,18 @@ const SESSION_ID = /^[A-Za-z0-9_-]{43}$/
 
 interface ScriptedClient {
   skSet (key: string, ...args: Array<string | number>): Promise<[string] | null>
+  skMerge (key: string, ...args: Array<string | number>): Promise<[number, string] | null>
   skTouch (key: string, ...args: Array<string | number>): Promise<[string] | null>
   skDestroy (key: string): Promise<[number, string]>
   skIndexAdd (key: string, ...args: Array<string | number>): Promise<number>
   skIndexRemove (key: string, ...ids: string[]): Promise<number>
   skIndexList (key: string): Promise<string[]>
   skBump (key: string, ttl: number): Promise<number>
+}
+
+function corruptAsNull (err: unknown): null {
+  if ((err as { code?: unknown }).code === 'FST_SESSIONKIT_CORRUPT_RECORD') return null
+  throw err
 }
 
 /** Any string as a key part: base64url keeps `*`, `:`, `}`, spaces and newlines out of key syntax. */
@@ -88,7 +94,7 @@ export class RedisStore implements SessionStore {
     this.#prefix = prefix
     this.#maxRecordBytes = maxRecordBytes
     this.#generationTtl = generationTtl
-    const scripts = { skSet: SET_IF_VERSION, skTouch: TOUCH, skDestroy: DESTROY, skIndexAdd: INDEX_ADD, skIndexRemove: INDEX_REMOVE, skIndexList: INDEX_LIST, skBump: BUMP }
+    const scripts = { skSet: SET_IF_VERSION, skMerge: MERGE, skTouch: TOUCH, skDestroy: DESTROY, skIndexAdd: INDEX_ADD, skIndexRemove: INDEX_REMOVE, skIndexList: INDEX_LIST, skBump: BUMP }
     for (const [name, lua] of Object.entries(scripts)) {
       if (!(name in this.client)) this.client.defineCommand(name, { numberOfKeys: 1, lua })
     }
@@ -111,40 +117,59 @@ export class RedisStore implements SessionStore {
 
   async get (id: string): Promise<StoredSession | null> {
     if (!SESSION_ID.test(id)) return null
-    let fields: Array<string | null>
+    let fields: Record<string, string>
     try {
-      fields = await this.client.hmget(this.#session(id), 'v', 't', 'u', 'r')
+      fields = await this.client.hgetall(this.#session(id))
     } catch (err) {
       if (String((err as Error).message).startsWith('WRONGTYPE')) throw new errors.FST_SESSIONKIT_CORRUPT_RECORD()
       throw err
     }
-    const [version, lastSeenAt, userId, raw] = fields as [string | null, string | null, string | null, string | null]
-    if (version === null && raw === null) return null
-    if (typeof raw !== 'string' || raw.length > this.#maxRecordBytes) throw new errors.FST_SESSIONKIT_CORRUPT_RECORD()
-    let record: { c?: unknown, d?: unknown }
+    const { v: version, c: createdAt, t: lastSeenAt, u: userId } = fields
+    if (version === undefined && createdAt === undefined) return null
+    // sized before anything is parsed
+    let size = 0
+    for (const name in fields) size += name.length + (fields[name] as string).length
+    if (size > this.#maxRecordBytes || version === undefined || createdAt === undefined || lastSeenAt === undefined) {
+      throw new errors.FST_SESSIONKIT_CORRUPT_RECORD()
+    }
+    const data: Record<string, unknown> = {}
     try {
-      record = JSON.parse(raw)
+      for (const name in fields) {
+        if (name.startsWith('d:')) data[name.slice(2)] = JSON.parse(fields[name] as string)
+      }
     } catch {
       throw new errors.FST_SESSIONKIT_CORRUPT_RECORD()
     }
-    return {
-      version: Number(version),
-      createdAt: record?.c as number,
-      lastSeenAt: Number(lastSeenAt),
-      userId: userId === '' || userId === null ? null : userId,
-      data: record?.d as Record<string, unknown>
-    }
+    return { version: Number(version), createdAt: Number(createdAt), lastSeenAt: Number(lastSeenAt), userId: userId === '' || userId === undefined ? null : userId, data }
   }
 
   async set (id: string, record: StoredSession, expectedVersion: number, ttl: number): Promise<boolean> {
     if (!SESSION_ID.test(id)) throw new errors.FST_SESSIONKIT_INVALID_CREDENTIAL()
-    const raw = JSON.stringify({ c: record.createdAt, d: record.data })
-    const result = await this.#scripts.skSet(this.#session(id), expectedVersion, record.version, record.lastSeenAt, record.userId ?? '', raw, ttl)
+    const pairs: string[] = []
+    for (const [key, value] of Object.entries(record.data)) pairs.push('d:' + key, JSON.stringify(value))
+    const result = await this.#scripts.skSet(this.#session(id), expectedVersion, record.version, record.createdAt, record.lastSeenAt, record.userId ?? '', ttl, ...pairs)
     if (result === null) return false
-    const [previous] = result
-    if (previous !== '' && previous !== record.userId) await this.#scripts.skIndexRemove(this.#user(previous), id)
-    if (record.userId !== null) await this.#scripts.skIndexAdd(this.#user(record.userId), id, ttl)
+    await this.#reindex(id, result[0], record.userId, ttl)
     return true
+  }
+
+  async merge (id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null }, ttl: number): Promise<number | null> {
+    if (!SESSION_ID.test(id)) return null
+    const pairs: string[] = []
+    // an empty value deletes: no JSON text is empty
+    for (const [key, value] of changes) pairs.push('d:' + key, value === undefined ? '' : JSON.stringify(value))
+    const userId = meta.userId === undefined ? '\0' : meta.userId ?? ''
+    const result = await this.#scripts.skMerge(this.#session(id), meta.lastSeenAt, userId, ttl, ...pairs)
+    if (result === null) return null
+    const [version, previous] = result
+    await this.#reindex(id, previous, meta.userId === undefined ? (previous === '' ? null : previous) : meta.userId, ttl)
+    return Number(version)
+  }
+
+  /** Keeps the user index in step: off the previous user, onto the current one (moving its expiry). */
+  async #reindex (id: string, previous: string, userId: string | null, ttl: number): Promise<void> {
+    if (previous !== '' && previous !== userId) await this.#scripts.skIndexRemove(this.#user(previous), id)
+    if (userId !== null) await this.#scripts.skIndexAdd(this.#user(userId), id, ttl)
   }
 
   async touch (id: string, lastSeenAt: number, ttl: number): Promise<boolean> {
@@ -165,7 +190,8 @@ export class RedisStore implements SessionStore {
     const ids = await this.#scripts.skIndexList(this.#user(userId))
     const list: SessionSummary[] = []
     // one command each: on a Cluster the sessions live in different slots
-    const records = await Promise.all(ids.map(async (id) => ({ id, record: await this.get(id) })))
+    // a record that no longer reads as a session is left out of the list, not fatal to it
+    const records = await Promise.all(ids.map(async (id) => ({ id, record: await this.get(id).catch(corruptAsNull) })))
     for (const { id, record } of records) {
       if (record !== null && record.userId === userId) list.push({ id, createdAt: record.createdAt, lastSeenAt: record.lastSeenAt })
     }

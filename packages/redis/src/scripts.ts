@@ -4,14 +4,39 @@
  * Redis's own clock (TIME), never from the app's.
  */
 
-/** Conditional write: KEYS[1] session; ARGV expected, version, lastSeenAt, userId, record, ttl. */
+/**
+ * Conditional write of a whole record: KEYS[1] session; ARGV expected, version, createdAt,
+ * lastSeenAt, userId, ttl, then field/JSON pairs of the data. A session is a hash: `v`, `c`, `t`,
+ * `u`, and one `d:<key>` field per data key holding that value's JSON as the app wrote it.
+ */
 export const SET_IF_VERSION = `
 local current = redis.call('HGET', KEYS[1], 'v')
 if (tonumber(current) or 0) ~= tonumber(ARGV[1]) then return false end
 local previous = redis.call('HGET', KEYS[1], 'u') or ''
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 't', ARGV[3], 'u', ARGV[4], 'r', ARGV[5])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'c', ARGV[3], 't', ARGV[4], 'u', ARGV[5])
+for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return {previous}
+`
+
+/**
+ * Key-level merge into an existing record, atomically and without a version check, so that
+ * concurrent requests changing different keys never retry: KEYS[1] session; ARGV lastSeenAt, userId
+ * (or the one-byte marker for "unchanged"), ttl, then field/value pairs, an empty value deleting
+ * the field. Returns {new version, previous userId}, or nothing when the session is gone.
+ */
+export const MERGE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local previous = redis.call('HGET', KEYS[1], 'u') or ''
+for i = 4, #ARGV, 2 do
+  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+if ARGV[2] ~= '\0' then redis.call('HSET', KEYS[1], 'u', ARGV[2]) end
+redis.call('HSET', KEYS[1], 't', ARGV[1])
+local version = redis.call('HINCRBY', KEYS[1], 'v', 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {version, previous}
 `
 
 /** Touch: KEYS[1] session; ARGV lastSeenAt, ttl. Moves lastSeenAt and the TTL, nothing else. */

@@ -104,9 +104,9 @@ t.test('garbage under a session key: 503, no crash', { skip: NO_REDIS_SERVER }, 
   const credential = await create(app, { a: 1 })
   const [key] = await store.client.keys('g:s:*') as [string]
   const garbage: Array<() => Promise<unknown>> = [
-    () => store.client.hset(key, 'r', '{'),
-    () => store.client.hset(key, 'r', 'x'.repeat(2_000)),
-    () => store.client.hdel(key, 'r'),
+    () => store.client.hset(key, 'd:bad', '{'),
+    async () => { await store.client.hdel(key, 'd:bad'); await store.client.hset(key, 'd:big', JSON.stringify('x'.repeat(2_000))) },
+    async () => { await store.client.hdel(key, 'd:big'); await store.client.hdel(key, 'c') },
     async () => { await store.client.del(key); await store.client.set(key, 'not a hash') }
   ]
   for (const write of garbage) {

@@ -16,6 +16,7 @@ t.test('an id with *, ?, : or a newline reaches no Redis command', { skip: NO_RE
   for (const id of ['*', 'a?'.padEnd(43, 'x'), 'id:with:colons'.padEnd(43, 'x'), 'x'.repeat(42) + '\n', '']) {
     t.equal(await store.get(id), null)
     t.equal(await store.touch(id, 1, 1_000), false)
+    t.equal(await store.merge(id, new Map([['a', 1]]), { lastSeenAt: 1 }, 1_000), null)
     await store.destroy(id)
     await t.rejects(store.set(id, record(null), 0, 1_000), { code: 'FST_SESSIONKIT_INVALID_CREDENTIAL' })
   }
@@ -87,4 +88,29 @@ t.test('an owned client with no onError: connection errors are absorbed, not thr
   const seen = await new Promise<Error>((resolve) => store.client.once('error', resolve))
   t.match(seen.message, /ECONNREFUSED/)
   await store.close()
+})
+
+t.test('a user\'s list leaves out a record that no longer reads as a session', { skip: NO_REDIS }, async (t) => {
+  const prefix = `sk-list-${Date.now()}:`
+  const store = new RedisStore({ connection: REDIS_URL, prefix })
+  t.teardown(() => store.close())
+  await store.ready()
+  const [good, bad] = ['g'.repeat(43), 'b'.repeat(43)]
+  await store.set(good, record('lee'), 0, 10_000)
+  await store.set(bad, record('lee'), 0, 10_000)
+  await store.client.hdel(`${prefix}s:{${bad}}`, 'c')
+  t.same((await store.listUserSessions('lee')).map((s) => s.id), [good])
+  await store.destroyUserSessions('lee')
+})
+
+t.test('any other failure while listing is the store failing, not a shorter list', { skip: NO_REDIS }, async (t) => {
+  class FlakyStore extends RedisStore {
+    override async get (): Promise<null> { throw new Error('connection lost') }
+  }
+  const store = new FlakyStore({ connection: REDIS_URL, prefix: `sk-flaky-${Date.now()}:` })
+  t.teardown(() => store.close())
+  await store.ready()
+  await RedisStore.prototype.set.call(store, 'f'.repeat(43), record('flo'), 0, 10_000)
+  await t.rejects(store.listUserSessions('flo'), { message: 'connection lost' })
+  await store.destroyUserSessions('flo')
 })

@@ -59,3 +59,40 @@ t.test('two apps on different ports share sessions, logouts and revocations thro
   t.equal((await call(b, 'GET', '/me', second)).status, 401)
   t.equal((await call(a, 'GET', '/me', carol)).status, 200, 'another user untouched')
 })
+
+t.test('JWT sessions on two instances sharing Redis: a logout and a user-wide revocation on one are honoured by the other', { skip: NO_REDIS }, async (t) => {
+  const { sessionkitJwt } = await import('@sessionkit/jwt')
+  const prefix = `sk-two-jwt-${randomBytes(6).toString('hex')}:`
+  async function jwtInstance (): Promise<FastifyInstance> {
+    const store = new RedisStore({ connection: REDIS_URL, prefix })
+    t.teardown(() => store.close())
+    await store.ready()
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(sessionkitJwt, { keys: [{ kid: 'shared', algorithm: 'HS256', secret: SECRET }], store })
+    app.post<{ Body: { user: string } }>('/login', async (request) => {
+      await request.session.regenerate()
+      request.session.set('userId', request.body.user)
+      return { ok: true }
+    })
+    app.get('/me', async (request) => ({ user: request.session.get('userId') ?? null }))
+    app.post('/logout', async (request) => {
+      await request.session.destroy()
+      return { ok: true }
+    })
+    app.post<{ Body: { user: string } }>('/revoke', async (request) => ({ revoked: await app.sessionkit.revokeUserSessions(request.body.user) }))
+    return app
+  }
+  const [a, b] = [await jwtInstance(), await jwtInstance()]
+  const token = async (app: FastifyInstance, user: string): Promise<string> => String((await app.inject({ method: 'POST', url: '/login', payload: { user } })).headers['x-session-token'])
+  const me = async (app: FastifyInstance, value: string): Promise<number> => (await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${value}` } })).statusCode
+  const alice = await token(a, 'alice')
+  t.equal(await me(b, alice), 200, 'issued by A, accepted by B')
+  await a.inject({ method: 'POST', url: '/logout', headers: { authorization: `Bearer ${alice}` } })
+  t.equal(await me(b, alice), 401, 'logged out on A, refused by B')
+  const [bob1, bob2, carol] = [await token(a, 'bob'), await token(b, 'bob'), await token(b, 'carol')]
+  await a.inject({ method: 'POST', url: '/revoke', payload: { user: 'bob' } })
+  t.equal(await me(b, bob1), 401, 'a user-wide revocation on A reaches B')
+  t.equal(await me(b, bob2), 401)
+  t.equal(await me(a, carol), 200, 'another user untouched')
+})

@@ -41,8 +41,30 @@ t.test('the credential goes to the app\'s origin and allowed ones only', async (
   t.throws(() => createSessionClient({ mechanism: 'header', baseUrl: app.base, allowedOrigins: ['not a url'] }))
   await c.fetch(`${partner.base}/visits`, { method: 'POST' })
   t.type(partner.seen.at(-1)?.['x-session-id'], 'string', 'to an allowed origin')
-  const lookAlike = createSessionClient({ mechanism: 'header', baseUrl: 'http://127.0.0.1.evil.test', storage: 'memory', crossTab: false, fetch: async (input) => { throw new Error(`no request may leave: ${String(input)}`) } })
-  t.same(lookAlike.state().authenticated, false)
+  // look-alikes that no network here can reach: the fetch records what would have left
+  const leaving: Array<[string, string | null]> = []
+  const port = new URL(app.base).port
+  const recording = createSessionClient({
+    mechanism: 'header',
+    baseUrl: app.base,
+    storage: 'memory',
+    crossTab: false,
+    fetch: async (input, init) => {
+      const request = new Request(input, init)
+      if (new URL(request.url).origin === app.base) return fetch(request)
+      leaving.push([request.url, request.headers.get('x-session-id')])
+      return new Response('{}', { status: 200 })
+    }
+  })
+  t.teardown(() => recording.close())
+  await recording.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
+  t.equal(recording.state().authenticated, true)
+  for (const target of [`http://127.0.0.1.evil.test:${port}/me`, `http://evil.test/127.0.0.1:${port}/me`, `https://127.0.0.1:${port}/me`, '//evil.test/me']) {
+    await recording.fetch(target)
+  }
+  await t.rejects(recording.fetch(`http://127.0.0.1:${port}@evil.test/me`), TypeError, 'a URL with credentials in it is refused outright')
+  t.equal(leaving.length, 4)
+  t.same(leaving.filter(([, header]) => header !== null), [], 'no look-alike got the credential')
 })
 
 t.test('a 401 to a request that carried the credential clears it', async (t) => {

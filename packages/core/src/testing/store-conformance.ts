@@ -128,6 +128,29 @@ export function storeConformance (t: Test, harness: StoreHarness): void {
     t.equal(await store.userGeneration('frank'), 0)
   })
 
+  t.test('merge, where a store has it: key-level, atomic, never recreating', async (t) => {
+    const store = await harness.create(t)
+    if (store.merge === undefined) {
+      t.pass('this store has no merge(): the engine uses conditional writes')
+      return
+    }
+    const merge = store.merge.bind(store)
+    const id = sid()
+    t.equal(await merge(id, new Map([['a', 1]]), { lastSeenAt: 5 }, HOUR), null, 'nothing to merge into')
+    t.equal(await store.get(id), null, 'and nothing created')
+    await store.set(id, record(1, { keep: 'me', change: 1, drop: true }, 'ivy'), 0, HOUR)
+    t.equal(await merge(id, new Map<string, unknown>([['change', { to: [2, '', false, null] }], ['drop', undefined], ['add', 0]]), { lastSeenAt: 7_000 }, HOUR), 2)
+    t.same(await store.get(id), { version: 2, createdAt: 1_000, lastSeenAt: 7_000, userId: 'ivy', data: { keep: 'me', change: { to: [2, '', false, null] }, add: 0 } })
+    const parallel = await Promise.all(['x', 'y', 'z'].map((key) => merge(id, new Map([[key, key]]), { lastSeenAt: 8_000 }, HOUR)))
+    t.same([...parallel].sort(), [3, 4, 5], 'each merge its own version')
+    t.match((await store.get(id))?.data, { x: 'x', y: 'y', z: 'z', keep: 'me' }, 'all three landed')
+    t.equal(await merge(id, new Map(), { lastSeenAt: 9_000, userId: 'jay' }, HOUR), 6)
+    t.same((await store.listUserSessions('jay')).map((s) => s.id), [id], 'moved to the new user')
+    t.same(await store.listUserSessions('ivy'), [])
+    t.equal(await merge(id, new Map(), { lastSeenAt: 9_500, userId: null }, HOUR), 7)
+    t.same(await store.listUserSessions('jay'), [], 'anonymous again')
+  })
+
   const { advance, ttlOf } = harness
   if (advance !== undefined) {
     t.test('entries expire after their TTL', async (t) => {
