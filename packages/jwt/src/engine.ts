@@ -227,7 +227,7 @@ export class JwtEngine implements TokenBackend {
     if (ttl > 0) await this.call(() => this.options.store.revokeToken(jti, ttl))
   }
 
-  /** Checked on every request, whether the token came from fast-jwt's cache or not. */
+  /** Checked on every request, whether the token came from the cache or not. */
   async #revoked (claims: AccessClaims): Promise<boolean> {
     const { store } = this.options
     const { sub, fam } = claims

@@ -49,9 +49,10 @@ export interface JwtSessionOptions {
    */
   maxTokenBytes?: number
   /**
-   * fast-jwt's cache of verified tokens (entries, or `false`). Revocation and expiry are checked on
-   * every request whether or not a token comes from the cache.
-   * @default 1000
+   * How many verified tokens to remember (header, signature and claim shapes checked), by the whole
+   * token string, or `false`. Expiry and revocation are checked on every request whether or not a
+   * token comes from the cache.
+   * @default 10000
    */
   cache?: number | false
   /** The session key holding the user id, or a function of the data. @default 'userId' */
@@ -112,7 +113,7 @@ export function resolveJwtOptions (options: JwtSessionOptions): ResolvedJwtOptio
   if (refreshRoute !== false && (typeof refreshRoute !== 'string' || !refreshRoute.startsWith('/'))) {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('refreshRoute', 'must be a path starting with "/", or false')
   }
-  const cache = options.cache ?? 1000
+  const cache = options.cache ?? 10_000
   if (cache !== false && (!Number.isSafeInteger(cache) || cache <= 0)) {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('cache', 'must be a positive number of entries, or false')
   }

@@ -63,8 +63,7 @@ export async function createCodec (fastify: FastifyInstance, options: ResolvedJw
           // expiry and activation are checked below, against the injected clock, on every request
           ignoreExpiration: true,
           ignoreNotBefore: true,
-          requiredClaims: ['exp', 'iat', 'jti'],
-          ...(options.cache === false ? {} : { cache: options.cache })
+          requiredClaims: ['exp', 'iat', 'jti']
         }
       } as Parameters<typeof fastifyJwt>[1])
       const jwt = (child.jwt as unknown as Record<string, Namespace>)[namespace] as Namespace
@@ -73,41 +72,63 @@ export async function createCodec (fastify: FastifyInstance, options: ResolvedJw
     }
   })
   const sign = signer as Namespace
-  const { issuer, audience, clockTolerance } = options
+  const { issuer, audience, clockTolerance, cache } = options
+  /**
+   * Tokens whose header, signature and claim shapes checked out, by the whole token string (no
+   * hash, so no collision), bounded, oldest out first. Time and revocation are still checked on
+   * every request: a remembered token is one that need not be parsed and verified again.
+   */
+  const verified = new Map<string, AccessClaims>()
+
+  function check (token: string): AccessClaims | null {
+    if (!SHAPE.test(token)) return null
+    let header: Record<string, unknown>
+    try {
+      header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'))
+    } catch {
+      return null
+    }
+    if (!isPlainObject(header) || header.typ !== TOKEN_TYPE || header.crit !== undefined) return null
+    if (FOREIGN_KEYS.some((name) => header[name] !== undefined)) return null
+    const entry = typeof header.kid === 'string' ? byKid.get(header.kid) : undefined
+    if (entry === undefined || header.alg !== entry.algorithm) return null
+    let claims: Record<string, unknown>
+    try {
+      claims = entry.jwt.verify(token)
+    } catch {
+      return null
+    }
+    const { jti, iat, exp, nbf, sub, gen, fam, sk, iss, aud } = claims
+    if (typeof jti !== 'string' || !JTI.test(jti) || typeof iat !== 'number' || typeof exp !== 'number') return null
+    if (nbf !== undefined && typeof nbf !== 'number') return null
+    if (issuer !== undefined && iss !== issuer) return null
+    if (audience !== undefined && aud !== audience) return null
+    if (!isPlainObject(sk)) return null
+    if (sub !== undefined && (typeof sub !== 'string' || !Number.isSafeInteger(gen))) return null
+    if (fam !== undefined && (typeof fam !== 'string' || !JTI.test(fam))) return null
+    return Object.freeze(claims) as unknown as AccessClaims
+  }
 
   return {
     sign (claims) {
       return sign.sign(claims)
     },
     verify (token, now) {
-      if (!SHAPE.test(token)) return null
-      let header: Record<string, unknown>
-      try {
-        header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'))
-      } catch {
-        return null
+      let claims = verified.get(token)
+      if (claims === undefined) {
+        const checked = check(token)
+        if (checked === null) return null
+        claims = checked
+        if (cache !== false) {
+          if (verified.size >= cache) verified.delete(verified.keys().next().value as string)
+          verified.set(token, claims)
+        }
       }
-      if (!isPlainObject(header) || header.typ !== TOKEN_TYPE || header.crit !== undefined) return null
-      if (FOREIGN_KEYS.some((name) => header[name] !== undefined)) return null
-      const entry = typeof header.kid === 'string' ? byKid.get(header.kid) : undefined
-      if (entry === undefined || header.alg !== entry.algorithm) return null
-      let claims: Record<string, unknown>
-      try {
-        claims = entry.jwt.verify(token)
-      } catch {
-        return null
-      }
-      const { jti, iat, exp, nbf, sub, gen, fam, sk, iss, aud } = claims
-      if (typeof jti !== 'string' || !JTI.test(jti) || typeof iat !== 'number' || typeof exp !== 'number') return null
+      const { iat, exp, nbf } = claims
       if (now >= exp * 1000 + clockTolerance) return null
-      if (nbf !== undefined && (typeof nbf !== 'number' || now + clockTolerance < nbf * 1000)) return null
+      if (nbf !== undefined && now + clockTolerance < nbf * 1000) return null
       if (iat * 1000 > now + clockTolerance) return null
-      if (issuer !== undefined && iss !== issuer) return null
-      if (audience !== undefined && aud !== audience) return null
-      if (!isPlainObject(sk)) return null
-      if (sub !== undefined && (typeof sub !== 'string' || !Number.isSafeInteger(gen))) return null
-      if (fam !== undefined && (typeof fam !== 'string' || !JTI.test(fam))) return null
-      return claims as unknown as AccessClaims
+      return claims
     }
   }
 }

@@ -1,14 +1,21 @@
 import t from 'tap'
+import { createHmac } from 'node:crypto'
 import { MemoryStore as FastifySessionMemoryStore } from '@fastify/session'
 import { callbackStore, MemoryStore, type CallbackStore, type SessionSummary, type StoredSession } from '@sessionkit/core'
 import { ManualClock, sessionConformance } from '@sessionkit/core/testing'
 import { bearerTransport } from '@sessionkit/jwt'
 import { buildJwtApp, bearer } from './fixtures/app.js'
-import { bearerHarness, claimsAt, forge, tokenOf } from './fixtures/keys.js'
+import { bearerHarness, claimsAt, forge, SECRET, tokenOf } from './fixtures/keys.js'
 
 async function login (app: import('fastify').FastifyInstance, user = 'alice'): Promise<{ access: string, refresh: string }> {
   const response = await app.inject({ method: 'POST', url: '/login', payload: { user } })
   return { access: tokenOf(response) as string, refresh: String(response.headers['x-refresh-token']) }
+}
+
+/** A token signed without fast-jwt's checks, for claims its signer refuses to write. */
+function signedByHand (header: object, claims: object): string {
+  const body = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
+  return `${body}.${createHmac('sha256', SECRET).update(body).digest('base64url')}`
 }
 
 t.test('claims that are not what sessionkit issues: 401', async (t) => {
@@ -23,6 +30,7 @@ t.test('claims that are not what sessionkit issues: 401', async (t) => {
     'a sub without a generation': forge(claimsAt(now, { sub: 'alice', sk: {} })),
     'a sub that is not text': forge(claimsAt(now, { sub: 7, gen: 0, sk: {} })),
     'a malformed family': forge(claimsAt(now, { ...user, fam: 'x' })),
+    'an nbf that is text': signedByHand({ alg: 'HS256', typ: 'at+jwt', kid: 'k1' }, claimsAt(now, { ...user, nbf: 'soon' })),
     'a token over the size budget': forge(claimsAt(now, { ...user, sk: { pad: 'x'.repeat(9_000) } }))
   }
   for (const [name, token] of Object.entries(cases)) {
@@ -177,4 +185,15 @@ t.test('an anonymous token destroyed while another request with it is in flight 
   const response = await late
   t.equal(response.statusCode, 200)
   t.equal(tokenOf(response), null, 'no new token; told to forget the old')
+})
+
+t.test('the verified-token cache is bounded: evicted tokens are simply verified again', async (t) => {
+  const { app } = await buildJwtApp(t, { cache: 2 })
+  const tokens: string[] = []
+  for (const user of ['a1', 'a2', 'a3', 'a4']) tokens.push(tokenOf(await app.inject({ method: 'POST', url: '/login', payload: { user } })) as string)
+  for (let round = 0; round < 2; round++) {
+    for (const [i, token] of tokens.entries()) {
+      t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(token) })).json().user, `a${i + 1}`)
+    }
+  }
 })
