@@ -74,7 +74,10 @@ export const contenders = {
     async build (app) {
       const client = createClient({ url: REDIS_URL })
       await client.connect()
-      app.addHook('onClose', () => client.quit())
+      app.addHook('onClose', async () => {
+        for await (const keys of client.scanIterator({ MATCH: `bench-cr-${process.pid}:*`, COUNT: 1000 })) if (keys.length > 0) await client.unlink(keys)
+        await client.quit()
+      })
       await app.register(fastifyCookie)
       await app.register(fastifySession, { secret: SECRET, cookieName: 'sid', saveUninitialized: false, cookie: { secure: false }, store: new ConnectRedisStore({ client, prefix: `bench-cr-${process.pid}:` }) })
       app.get('/read', async (request) => ({ n: request.session.get('n') ?? null }))
@@ -140,7 +143,7 @@ export const contenders = {
     async build (app) {
       const store = new RedisStore({ connection: REDIS_URL, prefix: `bench-sk-${process.pid}:` })
       await store.ready()
-      app.addHook('onClose', () => store.close())
+      app.addHook('onClose', async () => { await sweep(store.client, `bench-sk-${process.pid}:*`); await store.close() })
       await app.register(sessionkitCookie, { secret: SECRET, store })
       getSetRoutes(app)
     },
@@ -160,12 +163,22 @@ export const contenders = {
     async build (app) {
       const store = new RedisStore({ connection: REDIS_URL, prefix: `bench-skj-${process.pid}:` })
       await store.ready()
-      app.addHook('onClose', () => store.close())
+      app.addHook('onClose', async () => { await sweep(store.client, `bench-skj-${process.pid}:*`); await store.close() })
       await app.register(sessionkitJwt, { keys: [{ kid: 'b1', algorithm: 'HS256', secret: SECRET }], store })
       getSetRoutes(app)
     },
     credential: (response) => ({ authorization: `Bearer ${response.headers['x-session-token']}` })
   }
+}
+
+/** Deletes what a Redis contender wrote (SCAN in batches), so that runs leave a shared Redis as they found it. */
+async function sweep (client, pattern) {
+  let cursor = '0'
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+    if (keys.length > 0) await client.unlink(...keys)
+    cursor = next
+  } while (cursor !== '0')
 }
 
 function own (app, store) {
