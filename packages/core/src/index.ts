@@ -2,7 +2,7 @@ export { sessionkit, sessionkit as default, type SessionAdmin } from './plugin.j
 export type {
   CredentialReading, Session, SessionData, SessionKey, SessionStore, SessionSummary, StoredSession, Transport
 } from './contract.js'
-export type { EngineOptions, SessionkitOptions } from './options.js'
+export { resolveUserId, type EngineOptions, type SessionkitOptions } from './options.js'
 export { errors, type SessionkitErrorCode } from './errors.js'
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
 export { KeyRing, CREDENTIAL_LENGTH, SESSION_ID, isWellFormedCredential, generateToken, sessionIdOf, type Secret } from './credential.js'

@@ -100,7 +100,8 @@ function positiveInteger (name: string, value: unknown, fallback: number): numbe
   return value
 }
 
-function resolveUserId (value: SessionkitOptions['userId']): ResolvedOptions['userIdOf'] {
+/** The `userId` option as a function of the data: a session key, or the caller's function. */
+export function resolveUserId (value: SessionkitOptions['userId']): ResolvedOptions['userIdOf'] {
   if (typeof value === 'function') {
     return (data) => {
       const id = value(data)

@@ -1,4 +1,4 @@
-import { errors, MemoryStore, type SessionData, type SessionStore, type Transport } from '@sessionkit/core'
+import { errors, MemoryStore, resolveUserId, type SessionData, type SessionStore, type Transport } from '@sessionkit/core'
 import { cookieTransport, type CookieTransportOptions } from '@sessionkit/cookie'
 import { duration } from './duration.js'
 import { resolveKeys, type JwtKey, type ResolvedKey } from './keys.js'
@@ -121,10 +121,7 @@ export function resolveJwtOptions (options: JwtSessionOptions): ResolvedJwtOptio
   if (!Number.isSafeInteger(maxTokenBytes) || maxTokenBytes < 256) {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('maxTokenBytes', 'must be an integer of at least 256')
   }
-  const userId = options.userId ?? 'userId'
-  if (typeof userId !== 'function' && (typeof userId !== 'string' || userId === '')) {
-    throw new errors.FST_SESSIONKIT_INVALID_OPTION('userId', 'must be a session key or a function returning the user id')
-  }
+  const userIdOf = resolveUserId(options.userId)
   const now = options.now ?? Date.now
   if (typeof now !== 'function') throw new errors.FST_SESSIONKIT_INVALID_OPTION('now', 'must be a function returning epoch milliseconds')
   const store = options.store ?? new MemoryStore()
@@ -143,10 +140,7 @@ export function resolveJwtOptions (options: JwtSessionOptions): ResolvedJwtOptio
     clockTolerance: nonNegative('clockTolerance', options.clockTolerance, 0),
     maxTokenBytes,
     cache,
-    userIdOf: (data: Readonly<Record<string, unknown>>) => {
-      const id = typeof userId === 'function' ? userId(data) : data[userId]
-      return typeof id === 'string' && id !== '' ? id : null
-    },
+    userIdOf,
     storeTimeout: store.boundedLatency === true ? null : storeTimeout,
     now
   })

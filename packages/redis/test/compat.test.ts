@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { createClient } from 'redis'
 import { RedisStore as ConnectRedisStore } from 'connect-redis'
 import { sessionkit, callbackStore, type CallbackStore, type SessionStore } from '@sessionkit/core'
+import { headerCarriage, headerTransport } from './fixtures/transport.js'
 import { sessionConformance, storeConformance } from '@sessionkit/core/testing'
 import { NO_REDIS, NO_REDIS_SERVER, REDIS_URL } from './fixtures/redis-server.js'
 
@@ -37,19 +38,9 @@ t.test('sessionConformance over connect-redis', { skip: NO_REDIS }, async (t) =>
   sessionConformance(t, {
     register: (app, options) => app.register(sessionkit, {
       ...options,
-      transports: [{
-        name: 'header',
-        onInvalid: 'reject',
-        read: (request) => request.headers['x-test'] as string | undefined,
-        write: (_request, reply, credential) => { reply.header('x-test', credential) },
-        clear: (_request, reply) => { reply.header('x-test', '') }
-      }]
+      transports: [headerTransport()]
     }),
-    attach: (request, credential) => ({ ...request, headers: { ...request.headers, 'x-test': credential } }),
-    credentialOf: (response) => {
-      const value = response.headers['x-test']
-      return value === undefined ? undefined : value === '' ? null : String(value)
-    },
+    ...headerCarriage,
     store: async (t, now) => {
       const client = createClient({ url: REDIS_URL })
       await client.connect()
@@ -74,13 +65,7 @@ t.test('connect-redis while its Redis is down: a 503 within storeTimeout, not it
     secret: 'compat-secret-0123456789abcdef-0123456789abcd',
     store: callbackStore(new ConnectRedisStore({ client, prefix: 'down:' }) as unknown as CallbackStore),
     storeTimeout: 300,
-    transports: [{
-      name: 'header',
-      onInvalid: 'reject',
-      read: (request) => request.headers['x-test'] as string | undefined,
-      write: (_request, reply, credential) => { reply.header('x-test', credential) },
-      clear: (_request, reply) => { reply.header('x-test', '') }
-    }]
+    transports: [headerTransport('x-test')]
   })
   app.post('/set', async (request) => {
     request.session.set('a', 1)

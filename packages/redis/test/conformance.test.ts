@@ -1,6 +1,7 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { sessionkit } from '@sessionkit/core'
+import { headerCarriage, headerTransport } from './fixtures/transport.js'
 import { sessionConformance, storeConformance } from '@sessionkit/core/testing'
 import { RedisStore } from '@sessionkit/redis'
 import { NO_REDIS, REDIS_URL } from './fixtures/redis-server.js'
@@ -30,19 +31,9 @@ t.test('sessionConformance on the Redis store', { skip: NO_REDIS }, async (t) =>
   sessionConformance(t, {
     register: (app, options) => app.register(sessionkit, {
       ...options,
-      transports: [{
-        name: 'header',
-        onInvalid: 'reject',
-        read: (request) => request.headers['x-test'] as string | undefined,
-        write: (_request, reply, credential) => { reply.header('x-test', credential) },
-        clear: (_request, reply) => { reply.header('x-test', '') }
-      }]
+      transports: [headerTransport()]
     }),
-    attach: (request, credential) => ({ ...request, headers: { ...request.headers, 'x-test': credential } }),
-    credentialOf: (response) => {
-      const value = response.headers['x-test']
-      return value === undefined ? undefined : value === '' ? null : String(value)
-    },
+    ...headerCarriage,
     async store (t) {
       const store = new RedisStore({ connection: REDIS_URL, prefix: prefix() })
       t.teardown(() => store.close())

@@ -1,18 +1,13 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
-import { sessionkit, type Transport } from '@sessionkit/core'
+import { sessionkit } from '@sessionkit/core'
+import { headerTransport } from './fixtures/transport.js'
 import { RedisStore, type RedisStoreOptions } from '@sessionkit/redis'
 import { NO_REDIS_SERVER, ownRedis } from './fixtures/redis-server.js'
 
 const SECRET = 'redis-fault-secret-0123456789abcdef-012345678'
-const transport: Transport = {
-  name: 'header',
-  onInvalid: 'reject',
-  read: (request) => request.headers['x-session-id'] as string | undefined,
-  write: (_request, reply, credential) => { reply.header('x-session-id', credential) },
-  clear: (_request, reply) => { reply.header('x-session-id', '') }
-}
+const transport = headerTransport()
 
 async function build (t: Test, options: RedisStoreOptions): Promise<{ app: FastifyInstance, store: RedisStore }> {
   const store = new RedisStore(options)

@@ -1,18 +1,13 @@
 import t, { type Test } from 'tap'
 import { randomBytes } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { sessionkit, type Transport } from '@sessionkit/core'
+import { sessionkit } from '@sessionkit/core'
+import { headerTransport } from './fixtures/transport.js'
 import { RedisStore } from '@sessionkit/redis'
 import { NO_REDIS, REDIS_URL } from './fixtures/redis-server.js'
 
 const SECRET = 'two-instances-secret-0123456789abcdef-0123456'
-const transport: Transport = {
-  name: 'header',
-  onInvalid: 'reject',
-  read: (request) => request.headers['x-session-id'] as string | undefined,
-  write: (_request, reply, credential) => { reply.header('x-session-id', credential) },
-  clear: (_request, reply) => { reply.header('x-session-id', '') }
-}
+const transport = headerTransport()
 
 async function instance (t: Test, prefix: string): Promise<string> {
   const store = new RedisStore({ connection: REDIS_URL, prefix })
