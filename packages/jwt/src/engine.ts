@@ -114,7 +114,7 @@ export class JwtEngine implements TokenBackend {
         createdAt: now,
         lastSeenAt: now,
         userId,
-        data: { cur: sessionIdOf(secret), prev: null, until: 0, box: null, jti: claims.jti, exp: claims.exp * 1000, gen: generation, sk: data } satisfies FamilyData
+        data: { cur: sessionIdOf(secret), prev: null, until: 0, box: null, exp: claims.exp * 1000, gen: generation, sk: data } satisfies FamilyData
       }
       await this.call(() => store.set(family as string, record, 0, this.#familyTtl(now, now)))
       // without refresh tokens the family still lists and revokes the session
@@ -165,7 +165,7 @@ export class JwtEngine implements TokenBackend {
           ...record,
           version: record.version + 1,
           lastSeenAt: now,
-          data: { ...stored, cur: sessionIdOf(nextSecret), prev: hash, until: now + this.options.refreshGrace, box: seal({ access, refresh }, secret), jti: claims.jti, exp: claims.exp * 1000 } satisfies FamilyData
+          data: { ...stored, cur: sessionIdOf(nextSecret), prev: hash, until: now + this.options.refreshGrace, box: seal({ access, refresh }, secret), exp: claims.exp * 1000 } satisfies FamilyData
         }
         if (await this.call(() => store.set(id, next, record.version, this.#familyTtl(record.createdAt, now)))) {
           return this.#answer(reply, access, refresh, claims.exp * 1000)
@@ -199,7 +199,7 @@ export class JwtEngine implements TokenBackend {
       const record = await this.call(() => store.get(id))
       if (record === null) return false
       const { userId: _owner, ...family } = familyOf(record)
-      const next: StoredSession = { ...record, version: record.version + 1, lastSeenAt: now, data: { ...family, jti: claims.jti, exp: claims.exp * 1000, sk: claims.sk } }
+      const next: StoredSession = { ...record, version: record.version + 1, lastSeenAt: now, data: { ...family, exp: claims.exp * 1000, sk: claims.sk } }
       if (await this.call(() => store.set(id, next, record.version, this.#familyTtl(record.createdAt, now)))) return true
     }
     throw new coreErrors.FST_SESSIONKIT_WRITE_CONFLICT(5)

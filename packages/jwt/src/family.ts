@@ -14,9 +14,7 @@ export interface FamilyData {
   until: number
   /** The answer given for `prev`, sealed with a key only the holder of `prev` can derive. */
   box: string | null
-  /** The access token issued last in this family, revoked when the family is. */
-  jti: string
-  /** Its expiry (epoch ms), for the denylist TTL. */
+  /** The expiry (epoch ms) of the access token issued last, given with a repeated refresh answer. */
   exp: number
   /** The user's generation at login: a later bump ends the family. */
   gen: number
@@ -34,7 +32,7 @@ export function sameHash (a: string, b: string | null): boolean {
 /** The family data of a stored record, or a coded 503 for anything else. */
 export function familyOf (record: StoredSession): FamilyData & { userId: string } {
   const { data, userId } = readRecord(record) as StoredSession & { data: Partial<FamilyData> }
-  if (userId === null || typeof data.cur !== 'string' || typeof data.jti !== 'string' || typeof data.exp !== 'number' ||
+  if (userId === null || typeof data.cur !== 'string' || typeof data.exp !== 'number' ||
     typeof data.gen !== 'number' || typeof data.until !== 'number' || data.sk === null || typeof data.sk !== 'object') {
     throw new errors.FST_SESSIONKIT_CORRUPT_RECORD()
   }
