@@ -13,9 +13,12 @@ const here = dirname(fileURLToPath(import.meta.url))
 const args = process.argv.slice(2)
 const full = args.includes('--full')
 const only = args.find((arg) => arg.startsWith('--only='))?.slice(7).split(',')
+// full: every scenario, 6 interleaved rounds of 2 s each; quick: read and no-session, one round
 const mode = full
-  ? { name: 'full', rounds: 3, duration: 4, scenarios: ['read', 'write', 'update', 'plain'] }
+  ? { name: 'full', rounds: 6, duration: 2, scenarios: ['read', 'update', 'plain', 'write'] }
   : { name: 'quick', rounds: 1, duration: 2, scenarios: ['read', 'plain'] }
+/** Seconds of load before each measurement, not recorded: longer for a server's first scenario. */
+const WARM_UP = { first: 1, next: 0.5 }
 const CONNECTIONS = 50
 /** Each sessionkit contender against the anchor users would otherwise pick. */
 const ANCHOR = {
@@ -44,17 +47,27 @@ function startServer (name) {
   })
 }
 
-async function measure (name, scenario) {
+const ROUTES = { read: ['GET', '/read', true], write: ['POST', '/write', false], update: ['POST', '/update', true], plain: ['GET', '/plain', false] }
+
+/**
+ * One contender's turn in a round: one server process, each scenario warmed up then measured
+ * against it (write last, so that the others run on a store holding one session).
+ */
+async function measureContender (name) {
   const server = await startServer(name)
-  const route = { read: ['GET', '/read', true], write: ['POST', '/write', false], update: ['POST', '/update', true], plain: ['GET', '/plain', false] }[scenario]
-  const [method, path, withSession] = route
-  const url = `http://127.0.0.1:${server.port}${path}${withSession && server.query ? `?${server.query}` : ''}`
-  const headers = withSession ? server.headers : {}
+  const results = {}
   try {
-    // one second of warm-up, not recorded: the JIT settles before the clock starts
-    await autocannon({ url, method, headers, connections: CONNECTIONS, duration: 1 })
-    const result = await autocannon({ url, method, headers, connections: CONNECTIONS, duration: mode.duration })
-    return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx }
+    for (const scenario of mode.scenarios) {
+      if (scenario === 'plain' && !PLAIN.includes(name)) continue
+      const [method, path, withSession] = ROUTES[scenario]
+      const url = `http://127.0.0.1:${server.port}${path}${withSession && server.query ? `?${server.query}` : ''}`
+      const headers = withSession ? server.headers : {}
+      const warmUp = Object.keys(results).length === 0 ? WARM_UP.first : WARM_UP.next
+      await autocannon({ url, method, headers, connections: CONNECTIONS, duration: warmUp })
+      const result = await autocannon({ url, method, headers, connections: CONNECTIONS, duration: mode.duration })
+      results[scenario] = { rps: result.requests.total / result.duration, p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx }
+    }
+    return results
   } finally {
     server.child.removeAllListeners('exit')
     server.child.kill('SIGTERM')
@@ -71,19 +84,19 @@ const median = (values) => {
 const samples = {}
 const started = Date.now()
 for (let round = 1; round <= mode.rounds; round++) {
-  for (const scenario of mode.scenarios) {
-    for (const name of names) {
-      if (scenario === 'plain' && !PLAIN.includes(name)) continue
-      const sample = await measure(name, scenario)
-      const key = `${scenario}|${name}`
-      ;(samples[key] ??= []).push(sample)
+  // each round starts one contender further on, so that no contender always runs first or last
+  const shift = (round - 1) % names.length
+  for (const name of [...names.slice(shift), ...names.slice(0, shift)]) {
+    const results = await measureContender(name)
+    for (const [scenario, sample] of Object.entries(results)) {
+      ;(samples[`${scenario}|${name}`] ??= []).push(sample)
       process.stderr.write(`round ${round} ${scenario.padEnd(6)} ${name.padEnd(30)} ${Math.round(sample.rps).toString().padStart(7)} req/s  p99 ${sample.p99} ms${sample.non2xx + sample.errors > 0 ? `  (${sample.non2xx} non-2xx, ${sample.errors} errors)` : ''}\n`)
     }
   }
 }
 
 const rows = []
-for (const scenario of mode.scenarios) {
+for (const scenario of ['read', 'write', 'update', 'plain'].filter((name) => mode.scenarios.includes(name))) {
   const bare = median(samples[`${scenario}|bare`].map((s) => s.rps))
   for (const name of names) {
     const list = samples[`${scenario}|${name}`]

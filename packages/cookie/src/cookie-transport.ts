@@ -44,6 +44,8 @@ export interface CookieTransportOptions {
 }
 
 const NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/** Values that cookie serialisation leaves as they are (what encodeURIComponent does not encode). */
+const VERBATIM = /^[A-Za-z0-9._~!*'()-]*$/
 /** Browsers drop a cookie whose name, value and attributes exceed this. */
 export const MAX_COOKIE_BYTES = 4096
 
@@ -99,9 +101,18 @@ export function cookieTransport (options: CookieTransportOptions = {}): Transpor
     maxAge: maxAge === undefined ? undefined : Math.floor(maxAge / 1000)
   }
   let serialize: (name: string, value: string, options: Record<string, unknown>) => string
+  /** What follows the value in a Set-Cookie line, without and with `Secure`: the same on every line. */
+  const tails = ['', '']
 
+  const secureFor = (request: FastifyRequest): boolean => secure === 'auto' ? request.protocol === 'https' : secure
   function options$ (request: FastifyRequest): Record<string, unknown> {
-    return { ...attributes, secure: secure === 'auto' ? request.protocol === 'https' : secure }
+    return { ...attributes, secure: secureFor(request) }
+  }
+  /** The Set-Cookie line for `credential`, built from the tail serialised once at setup. */
+  function line (request: FastifyRequest, credential: string): string {
+    // a value the serialiser would encode is left to it (credentials and tokens never are)
+    if (!VERBATIM.test(credential)) return serialize(name, credential, options$(request))
+    return name + '=' + credential + tails[secureFor(request) ? 1 : 0]
   }
 
   return {
@@ -112,6 +123,9 @@ export function cookieTransport (options: CookieTransportOptions = {}): Transpor
         throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('transports', 'the cookie transport needs @fastify/cookie registered first')
       }
       serialize = fastify.serializeCookie
+      for (const flag of [false, true]) {
+        tails[flag ? 1 : 0] = serialize(name, 'v', { ...attributes, secure: flag }).slice(name.length + 2)
+      }
       const longest = serialize(name, 'x'.repeat(CREDENTIAL_LENGTH), { ...attributes, secure: true, expires: new Date(Date.UTC(9999, 11, 31)) })
       // the longest Set-Cookie this transport can send, refused before any is sent
       if (Buffer.byteLength(longest) > MAX_COOKIE_BYTES) throw new errors.FST_SESSIONKIT_COOKIE_TOO_LARGE(Buffer.byteLength(longest))
@@ -130,10 +144,10 @@ export function cookieTransport (options: CookieTransportOptions = {}): Transpor
       return readCookie(request.headers.cookie, name)
     },
     measure (request: FastifyRequest, credential: string) {
-      return Buffer.byteLength(serialize(name, credential, options$(request)))
+      return Buffer.byteLength(line(request, credential))
     },
     write (request: FastifyRequest, reply: FastifyReply, credential: string) {
-      appendSetCookie(reply, serialize(name, credential, options$(request)))
+      appendSetCookie(reply, line(request, credential))
     },
     clear (request: FastifyRequest, reply: FastifyReply) {
       // the same name, path and domain, so that the browser replaces the cookie it holds

@@ -207,6 +207,37 @@ t.test('measure() gives the bytes of the whole Set-Cookie line', async (t) => {
   t.equal(response.json().bytes, Buffer.byteLength('sid=' + 'v'.repeat(100) + '; Domain=example.test; Path=/; HttpOnly; SameSite=Lax'))
 })
 
+t.test('every Set-Cookie line is what @fastify/cookie serialises, for any attributes and any value', async (t) => {
+  const variants: Array<Parameters<typeof cookieTransport>[0]> = [
+    {},
+    { cookieName: 'app.session', cookie: { secure: 'auto', sameSite: 'strict', maxAge: 90_061_000, domain: '.example.test', path: '/app' } },
+    { hostPrefix: true, cookie: { sameSite: 'none', partitioned: true } },
+    { cookie: { secure: false } }
+  ]
+  const values = ['A'.repeat(43) + '.' + 'b_-'.repeat(14) + 'c', 'eyJ.eyJ.sig', 'needs encoding; yes=1', 'é', '']
+  for (const options of variants) {
+    const transport = cookieTransport(options)
+    const app = Fastify({ trustProxy: true })
+    t.teardown(() => app.close())
+    await app.register(fastifyCookie)
+    await app.register(sessionkit, { secret: SECRET, transports: [transport] })
+    app.get('/lines', async (request, reply) => {
+      for (const value of values) transport.write(request, reply, value, 0)
+      return { bytes: values.map((value) => transport.measure?.(request, value)) }
+    })
+    await app.ready()
+    const name = (options?.hostPrefix === true ? '__Host-' : '') + (options?.cookieName ?? 'sid')
+    const attributes = { path: options?.cookie?.path ?? '/', domain: options?.cookie?.domain, httpOnly: true, sameSite: options?.cookie?.sameSite ?? 'lax', partitioned: options?.cookie?.partitioned, maxAge: options?.cookie?.maxAge === undefined ? undefined : Math.floor(options.cookie.maxAge / 1000) }
+    for (const https of [false, true]) {
+      const response = await app.inject({ url: '/lines', headers: https ? { 'x-forwarded-proto': 'https' } : {} })
+      const secure = options?.hostPrefix === true || options?.cookie?.secure === true || (options?.cookie?.secure !== false && https)
+      const expected = values.map((value) => app.serializeCookie(name, value, { ...attributes, secure }))
+      t.same(response.headers['set-cookie'], expected, `${JSON.stringify(options)} https=${https}`)
+      t.same(response.json().bytes, expected.map((line) => Buffer.byteLength(line)))
+    }
+  }
+})
+
 t.test('Set-Cookie lines of the app are kept beside the session\'s; a GET+POST route is guarded per method', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())

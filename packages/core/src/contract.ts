@@ -87,6 +87,16 @@ export interface SessionSummary {
 }
 
 /**
+ * The hot reads answered at once, by a store that holds everything in this process (no I/O): each
+ * answers exactly as its async twin, so that a request reading a session waits on no promise.
+ */
+export interface SyncReads {
+  get(id: string): StoredSession | null
+  isTokenRevoked(jti: string): boolean
+  userGeneration(userId: string): number
+}
+
+/**
  * What every session store implements. Every method is async; every entry written carries a TTL; a
  * failure rejects (the engine turns it into a 503), while "not found" resolves `null`/`false`.
  */
@@ -128,6 +138,12 @@ export interface SessionStore {
    * otherwise the engine races each call against its `storeTimeout`.
    */
   readonly boundedLatency?: boolean
+  /**
+   * Optional, for stores without I/O (the memory store): the reads every request makes, answered
+   * synchronously. The engines use them instead of `get`, `isTokenRevoked` and `userGeneration`
+   * when present; a throw is a store failure (503) as a rejection is.
+   */
+  readonly sync?: SyncReads
 }
 
 /** What a transport reads from a request. */

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { errors } from './errors.js'
 
 /** 32 random bytes (256 bits) from node:crypto, as 43 base64url characters. */
@@ -20,12 +20,24 @@ export function isWellFormedCredential (value: string): boolean {
 
 /** Derives the store key from a credential's random part: a leaked store or log holds nothing usable. */
 export function sessionIdOf (token: string): string {
-  return createHash('sha256').update(token).digest('base64url')
+  return hash('sha256', token, 'base64url')
 }
 
-/** A fresh 256-bit token from node:crypto. */
+/** Tokens drawn from node:crypto at once: one call to the random source per 128 tokens. */
+const POOL_TOKENS = 128
+let pool = Buffer.alloc(0)
+let drawn = 0
+
+/** A fresh 256-bit token from node:crypto. Its bytes are wiped from the pool once drawn. */
 export function generateToken (): string {
-  return randomBytes(RANDOM_BYTES).toString('base64url')
+  if (drawn >= pool.length) {
+    pool = randomBytes(RANDOM_BYTES * POOL_TOKENS)
+    drawn = 0
+  }
+  const token = pool.toString('base64url', drawn, drawn + RANDOM_BYTES)
+  pool.fill(0, drawn, drawn + RANDOM_BYTES)
+  drawn += RANDOM_BYTES
+  return token
 }
 
 /** The outcome of checking a credential against the ring. */
@@ -42,6 +54,8 @@ export interface VerifiedCredential {
  */
 export class KeyRing {
   readonly #keys: Buffer[]
+  /** Per key, the HMAC's inner and outer blocks with room for the message (see `#mac`). */
+  readonly #blocks: Array<{ inner: Buffer, outer: Buffer }>
 
   constructor (secrets: Secret | readonly Secret[], option = 'secret') {
     const list = Array.isArray(secrets) ? secrets : [secrets]
@@ -62,11 +76,12 @@ export class KeyRing {
     if (distinct.size !== this.#keys.length) {
       throw new errors.FST_SESSIONKIT_INVALID_OPTION(option, 'secrets must be distinct')
     }
+    this.#blocks = this.#keys.map(hmacBlocks)
   }
 
   /** `<token>.<signature>` under the current key. */
   sign (token: string): string {
-    return token + '.' + this.#mac(this.#keys[0] as Buffer, token)
+    return token + '.' + this.#mac(0, token)
   }
 
   /** The token inside a well-formed credential if one of the keys signed it; `null` otherwise. */
@@ -74,7 +89,7 @@ export class KeyRing {
     const token = credential.slice(0, 43)
     const signature = Buffer.from(credential.slice(44))
     for (let index = 0; index < this.#keys.length; index++) {
-      const expected = Buffer.from(this.#mac(this.#keys[index] as Buffer, token))
+      const expected = Buffer.from(this.#mac(index, token))
       if (timingSafeEqual(expected, signature)) {
         return { token, stale: index !== 0 }
       }
@@ -82,7 +97,33 @@ export class KeyRing {
     return null
   }
 
-  #mac (key: Buffer, token: string): string {
-    return createHmac('sha256', key).update(token).digest('base64url')
+  /**
+   * HMAC-SHA256 of a token, base64url. For a token of the one shape sessionkit makes, it is RFC 2104
+   * computed from the key's inner and outer blocks with two one-shot hashes, about twice as fast as a
+   * `createHmac` object per call; anything else goes through `createHmac`.
+   */
+  #mac (index: number, token: string): string {
+    if (!PART.test(token)) return createHmac('sha256', this.#keys[index] as Buffer).update(token).digest('base64url')
+    const { inner, outer } = this.#blocks[index] as { inner: Buffer, outer: Buffer }
+    inner.write(token, BLOCK, 'latin1')
+    outer.write(hash('sha256', inner, 'binary'), BLOCK, 'latin1')
+    return hash('sha256', outer, 'base64url')
   }
+}
+
+/** SHA-256's block size in bytes. */
+const BLOCK = 64
+
+/** A key's HMAC blocks: (key XOR ipad) followed by room for a 43-character token, and (key XOR opad) by room for the inner digest. */
+function hmacBlocks (secret: Buffer): { inner: Buffer, outer: Buffer } {
+  const key = Buffer.alloc(BLOCK)
+  // a key longer than a block is hashed first
+  ;(secret.length > BLOCK ? hash('sha256', secret, 'buffer') : secret).copy(key)
+  const inner = Buffer.alloc(BLOCK + 43)
+  const outer = Buffer.alloc(BLOCK + 32)
+  for (let i = 0; i < BLOCK; i++) {
+    inner[i] = (key[i] as number) ^ 0x36
+    outer[i] = (key[i] as number) ^ 0x5c
+  }
+  return { inner, outer }
 }

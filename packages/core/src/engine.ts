@@ -10,6 +10,9 @@ import { createStoreGuard, type StoreGuard } from './store-guard.js'
 /** How often a conditional write is retried against a newer version before giving up. */
 const WRITE_ATTEMPTS = 5
 interface Verified { token: string, stale: boolean, id: string }
+interface Fresh { token: string, id: string, credential: string }
+/** How many new tokens are made (hashed, signed) at once. */
+const FRESH_BATCH = 32
 
 /**
  * The server-side engine: reads the credential through the transports, checks it, loads the record,
@@ -27,6 +30,8 @@ export class SessionEngine implements SessionBackend {
    * nothing), and the oldest entry goes first when it is full. Liveness is still read from the store.
    */
   readonly #verified = new Map<string, Verified>()
+  /** New tokens not handed out yet (see `#fresh`). */
+  readonly #pool: Fresh[] = []
 
   constructor (options: ResolvedOptions, log: FastifyBaseLogger) {
     this.options = options
@@ -35,8 +40,11 @@ export class SessionEngine implements SessionBackend {
     this.call = createStoreGuard(options.storeTimeout, log)
   }
 
-  /** The session of a request, or a coded error (400 ambiguous, 401 invalid, 503 store). */
-  async load (request: FastifyRequest): Promise<ServerSession> {
+  /**
+   * The session of a request, or a coded error (400 ambiguous, 401 invalid, 503 store). Synchronous
+   * when the store answers reads synchronously (`store.sync`) and nothing has to be deleted.
+   */
+  load (request: FastifyRequest): ServerSession | Promise<ServerSession> {
     const { transports } = this.options
     let credential: string | undefined
     let carrier: Transport | undefined
@@ -51,16 +59,32 @@ export class SessionEngine implements SessionBackend {
       return new ServerSession(this, this.#issuer(request), null)
     }
     const verified = this.#verify(credential as string)
-    if (verified !== null) {
-      const { id } = verified
-      const record = await this.#live(id)
-      if (record !== null) {
-        const session = new ServerSession(this, carrier, { token: verified.token, id, record })
-        // signed by an older secret: handed back under the current one
-        session.issue = verified.stale
-        return session
+    if (verified === null) return this.#invalid(carrier)
+    const { sync } = this.options.store
+    if (sync !== undefined) {
+      let raw: StoredSession | null
+      try {
+        raw = sync.get(verified.id)
+      } catch (err) {
+        throw this.call.failed(err)
       }
+      const record = raw === null ? null : readRecord(raw)
+      // an expired record is deleted on sight, which waits on the store
+      if (record === null || !this.#expired(record)) return this.#resume(carrier, verified, record)
     }
+    return this.#live(verified.id).then((record) => this.#resume(carrier, verified, record))
+  }
+
+  /** The session for a verified credential: its record, or the credential's failure. */
+  #resume (carrier: Transport, verified: Verified, record: StoredSession | null): ServerSession {
+    if (record === null) return this.#invalid(carrier)
+    const session = new ServerSession(this, carrier, { token: verified.token, id: verified.id, record })
+    // signed by an older secret: handed back under the current one
+    session.issue = verified.stale
+    return session
+  }
+
+  #invalid (carrier: Transport): ServerSession {
     if (carrier.onInvalid === 'reject') throw new errors.FST_SESSIONKIT_INVALID_CREDENTIAL()
     const session = new ServerSession(this, carrier, null)
     session.clearClient = true
@@ -80,16 +104,33 @@ export class SessionEngine implements SessionBackend {
     return verified
   }
 
-  /** At the end of a request: save what changed, move the idle expiry, tell the client. */
-  async finish (request: FastifyRequest, reply: FastifyReply, session: ServerSession): Promise<void> {
+  /**
+   * At the end of a request: save what changed, move the idle expiry, tell the client. Synchronous
+   * when there is nothing to write.
+   */
+  finish (request: FastifyRequest, reply: FastifyReply, session: ServerSession): void | Promise<void> {
     if (session.closed) return
     session.closed = true
-    if (!session.failed && reply.statusCode < 500) {
-      await this.persist(session)
-      await this.#touch(session)
+    if (!session.failed && reply.statusCode < 500 && (this.#unsaved(session) || this.#touchDue(session))) {
+      return this.#save(session).then(() => this.#deliver(request, reply, session))
     }
+    this.#deliver(request, reply, session)
+  }
+
+  async #save (session: ServerSession): Promise<void> {
+    await this.persist(session)
+    await this.#touch(session)
+  }
+
+  /** Whether `persist` has anything to write. */
+  #unsaved (session: ServerSession): boolean {
+    return session.record === null ? Object.keys(session.current).length > 0 : session.collectChanges().size > 0
+  }
+
+  /** Hands the client its new credential, or tells it to forget the old one. */
+  #deliver (request: FastifyRequest, reply: FastifyReply, session: ServerSession): void {
     if (session.issue && session.token !== null) {
-      session.transport.write(request, reply, this.sign(session.token), session.expiresAt as number)
+      session.transport.write(request, reply, session.credential() as string, session.expiresAt as number)
     } else if (session.clearClient) {
       session.transport.clear(request, reply)
     }
@@ -103,14 +144,13 @@ export class SessionEngine implements SessionBackend {
     if (base === null) {
       const data = session.current
       if (Object.keys(data).length === 0) return
-      const token = generateToken()
-      const id = sessionIdOf(token)
+      const { token, id, credential } = this.#fresh()
       const record: StoredSession = { version: 1, createdAt: now, lastSeenAt: now, userId: this.options.userIdOf(data), data }
       // 256 random bits: a taken id means a broken random source, not bad luck
       if (!await this.call(() => this.options.store.set(id, record, 0, this.idleTimeout))) {
         throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
       }
-      session.saved(token, id, record)
+      session.saved(token, id, record, credential)
       return
     }
     if (changes.size === 0) return
@@ -150,6 +190,21 @@ export class SessionEngine implements SessionBackend {
     throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(WRITE_ATTEMPTS)
   }
 
+  /**
+   * A new token with its session id and signed credential. Made in batches: hashing and signing
+   * many in a row costs about half as much each as one at a time between requests.
+   */
+  #fresh (): Fresh {
+    const pool = this.#pool
+    if (pool.length === 0) {
+      for (let i = 0; i < FRESH_BATCH; i++) {
+        const token = generateToken()
+        pool.push({ token, id: sessionIdOf(token), credential: this.sign(token) })
+      }
+    }
+    return pool.pop() as Fresh
+  }
+
   sign (token: string): string {
     return this.options.ring.sign(token)
   }
@@ -163,20 +218,30 @@ export class SessionEngine implements SessionBackend {
     const raw = await this.call(() => this.options.store.get(id))
     if (raw === null) return null
     const record = readRecord(raw)
-    const now = this.options.now()
-    if (now - record.lastSeenAt >= this.idleTimeout || now - record.createdAt >= this.absoluteTimeout) {
+    if (this.#expired(record)) {
       await this.destroyStored(id)
       return null
     }
     return record
   }
 
-  async #touch (session: ServerSession): Promise<void> {
-    const record = session.record
-    if (record === null) return
+  #expired (record: StoredSession): boolean {
     const now = this.options.now()
-    if (now - record.lastSeenAt < this.options.touchInterval) return
-    if (!this.options.rolling && !session.touchRequested) return
+    return now - record.lastSeenAt >= this.idleTimeout || now - record.createdAt >= this.absoluteTimeout
+  }
+
+  /** Whether the idle expiry is due to move (rolling sessions, or `touch()`), at most once per `touchInterval`. */
+  #touchDue (session: ServerSession): boolean {
+    const record = session.record
+    if (record === null) return false
+    if (this.options.now() - record.lastSeenAt < this.options.touchInterval) return false
+    return this.options.rolling || session.touchRequested
+  }
+
+  async #touch (session: ServerSession): Promise<void> {
+    if (!this.#touchDue(session)) return
+    const record = session.record as StoredSession
+    const now = this.options.now()
     record.lastSeenAt = now
     await this.call(() => this.options.store.touch(session.id as string, now, this.#ttl(record, now)))
   }

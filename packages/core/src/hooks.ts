@@ -1,13 +1,17 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, onErrorHookHandler, onRequestHookHandler, onSendHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions, onErrorHookHandler, onRequestHookHandler, onSendHookHandler } from 'fastify'
 import { errors } from './errors.js'
 import type { SessionState } from './session-state.js'
 
-/** What a mechanism does at the two ends of a request. */
+/**
+ * What a mechanism does at the two ends of a request. Both may answer synchronously when they wait
+ * on nothing (a session read from an in-process store, a session with nothing to save): a request
+ * then goes through its session hooks without a single promise.
+ */
 export interface SessionLifecycle<S extends SessionState> {
-  /** The session of the request, or a coded error (400, 401, 503). */
-  load (request: FastifyRequest): Promise<S>
+  /** The session of the request, or a coded error (400, 401, 503), thrown or rejected. */
+  load (request: FastifyRequest): S | Promise<S>
   /** Saves, issues or clears at the end of the request. */
-  finish (request: FastifyRequest, reply: FastifyReply, session: S): Promise<void>
+  finish (request: FastifyRequest, reply: FastifyReply, session: S): void | Promise<void>
 }
 
 function list<T> (existing: T | T[] | undefined): T[] {
@@ -27,13 +31,39 @@ export function installSessionHooks<S extends SessionState> (fastify: FastifyIns
   }
   fastify.decorateRequest<SessionState | null>('session', null)
 
-  async function loadSession (request: FastifyRequest): Promise<void> {
-    request.session = await lifecycle.load(request)
+  // callback-style hooks: a lifecycle that answers at once costs no promise
+  function loadSession (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    let loading: S | Promise<S>
+    try {
+      loading = lifecycle.load(request)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    if (loading instanceof Promise) {
+      loading.then((session) => {
+        request.session = session
+        done()
+      }, done)
+      return
+    }
+    request.session = loading
+    done()
   }
-  async function saveSession (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  function saveSession (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void): void {
     const session = request.session as S | null
-    if (session !== null) await lifecycle.finish(request, reply, session)
-    return payload
+    let finishing: void | Promise<void>
+    try {
+      finishing = session === null ? undefined : lifecycle.finish(request, reply, session)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    if (finishing instanceof Promise) {
+      finishing.then(() => done(null, payload), done)
+      return
+    }
+    done(null, payload)
   }
   async function failSession (request: FastifyRequest): Promise<void> {
     const session = request.session as S | null

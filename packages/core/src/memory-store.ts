@@ -1,4 +1,4 @@
-import type { SessionStore, SessionSummary, StoredSession } from './contract.js'
+import type { SessionStore, SessionSummary, StoredSession, SyncReads } from './contract.js'
 import { errors } from './errors.js'
 
 export interface MemoryStoreOptions {
@@ -33,6 +33,18 @@ interface Entry {
  */
 export class MemoryStore implements SessionStore {
   readonly boundedLatency: boolean = true
+  /**
+   * The reads of every request, answered at once. Absent on a subclass that overrides `get`,
+   * `isTokenRevoked` or `userGeneration`, so that its overrides are what the engines call.
+   */
+  readonly sync: SyncReads | undefined = overridesReads(this)
+    ? undefined
+    : {
+        get: (id) => this.#get(id),
+        isTokenRevoked: (jti) => this.#isTokenRevoked(jti),
+        userGeneration: (userId) => this.#generations.get(userId) ?? 0
+      }
+
   readonly #sessions = new Map<string, Entry>()
   /** User id to session id, or to a set of them: one string for the common one-session user. */
   readonly #users = new Map<string, string | Set<string>>()
@@ -64,6 +76,10 @@ export class MemoryStore implements SessionStore {
   }
 
   async get (id: string): Promise<StoredSession | null> {
+    return this.#get(id)
+  }
+
+  #get (id: string): StoredSession | null {
     const entry = this.#live(id)
     if (entry === undefined) return null
     return {
@@ -150,6 +166,10 @@ export class MemoryStore implements SessionStore {
   }
 
   async isTokenRevoked (jti: string): Promise<boolean> {
+    return this.#isTokenRevoked(jti)
+  }
+
+  #isTokenRevoked (jti: string): boolean {
     const until = this.#revoked.get(jti)
     if (until === undefined) return false
     if (until > this.#now()) return true
@@ -229,4 +249,9 @@ export class MemoryStore implements SessionStore {
       if (ids.size === 1) this.#users.set(userId, ids.values().next().value as string)
     }
   }
+}
+
+function overridesReads (store: MemoryStore): boolean {
+  const base = MemoryStore.prototype
+  return store.get !== base.get || store.isTokenRevoked !== base.isTokenRevoked || store.userGeneration !== base.userGeneration
 }

@@ -20,6 +20,8 @@ export class ServerSession extends SessionState {
   /** The credential's random part; `null` until issued. */
   token: string | null
   #id: string | null
+  /** The signed credential, once computed (or handed over with a fresh token). */
+  #credential: string | null = null
   readonly backend: SessionBackend
   /** The credential must be (re)written to the client at the end of the request. */
   issue = false
@@ -49,7 +51,9 @@ export class ServerSession extends SessionState {
 
   /** The signed credential of a saved session; `null` before the first save. */
   credential (): string | null {
-    return this.token === null ? null : this.backend.sign(this.token)
+    if (this.token === null) return null
+    this.#credential ??= this.backend.sign(this.token)
+    return this.#credential
   }
 
   async regenerate (keep: readonly SessionKey[] = []): Promise<void> {
@@ -73,9 +77,15 @@ export class ServerSession extends SessionState {
     await this.backend.persist(this)
   }
 
-  /** After a successful write: the record now stored, with nothing left to save. */
-  saved (token: string, id: string, record: StoredSession): void {
-    if (this.token !== token) this.issue = true
+  /**
+   * After a successful write: the record now stored, with nothing left to save. A new token may come
+   * with its credential already signed.
+   */
+  saved (token: string, id: string, record: StoredSession, credential: string | null = null): void {
+    if (this.token !== token) {
+      this.issue = true
+      this.#credential = credential
+    }
     this.token = token
     this.#id = id
     this.record = record
@@ -86,6 +96,7 @@ export class ServerSession extends SessionState {
   gone (): void {
     this.record = null
     this.token = null
+    this.#credential = null
     this.#id = null
     this.reset({})
     this.issue = false

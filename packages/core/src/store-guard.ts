@@ -2,23 +2,35 @@ import type { FastifyBaseLogger } from 'fastify'
 import { errors } from './errors.js'
 
 /** Runs a store call bounded in time, turning any failure into one coded 503 that leaks nothing. */
-export type StoreGuard = <T>(operation: () => Promise<T>) => Promise<T>
+export interface StoreGuard {
+  <T>(operation: () => Promise<T>): Promise<T>
+  /**
+   * What a failed store call becomes, for the synchronous reads (`store.sync`) that the guard does
+   * not run itself: the original error logged, a coded 503 returned to be thrown.
+   */
+  failed (err: unknown): Error
+}
 
 /**
  * A guard for store calls: `timeout` milliseconds at most (`null` when the store bounds its own
  * latency), the original error logged, never sent.
  */
 export function createStoreGuard (timeout: number | null, log: FastifyBaseLogger): StoreGuard {
-  return async function guarded<T> (operation: () => Promise<T>): Promise<T> {
+  function failed (err: unknown): Error {
+    if ((err as { code?: unknown }).code === 'FST_SESSIONKIT_CORRUPT_RECORD') return err as Error
+    log.error({ err }, 'session store call failed')
+    return new errors.FST_SESSIONKIT_STORE_UNAVAILABLE({ cause: err })
+  }
+  async function guarded<T> (operation: () => Promise<T>): Promise<T> {
     try {
       if (timeout === null) return await operation()
       return await withTimeout(operation(), timeout)
     } catch (err) {
-      if ((err as { code?: unknown }).code === 'FST_SESSIONKIT_CORRUPT_RECORD') throw err
-      log.error({ err }, 'session store call failed')
-      throw new errors.FST_SESSIONKIT_STORE_UNAVAILABLE({ cause: err })
+      throw failed(err)
     }
   }
+  guarded.failed = failed
+  return guarded
 }
 
 function withTimeout<T> (promise: Promise<T>, ms: number): Promise<T> {

@@ -9,6 +9,30 @@ t.test('100,000 generated tokens are distinct and carry 256 bits', async (t) => 
   t.equal(seen.size, 100_000)
   const sample = generateToken()
   t.equal(Buffer.from(sample, 'base64url').length, 32)
+  // drawn from a pool that is wiped behind the draw: no token is the wipe's zeros, bits are balanced
+  let ones = 0
+  for (const token of seen) {
+    const bytes = Buffer.from(token, 'base64url')
+    for (const byte of bytes) for (let bit = byte; bit !== 0; bit >>= 1) ones += bit & 1
+  }
+  const share = ones / (seen.size * 256)
+  t.ok(share > 0.499 && share < 0.501, `${(share * 100).toFixed(3)} % of the bits are set`)
+})
+
+t.test('signatures are HMAC-SHA256 (RFC 2104) for keys of any length and tokens of any shape', async (t) => {
+  const { createHmac, randomBytes } = await import('node:crypto')
+  for (const length of [32, 63, 64, 65, 100, 200]) {
+    const key = randomBytes(length)
+    const ring = new KeyRing(key)
+    for (const token of [generateToken(), generateToken(), 'short', 'é'.repeat(43), 'A'.repeat(44)]) {
+      const expected = createHmac('sha256', key).update(token).digest('base64url')
+      t.equal(ring.sign(token), `${token}.${expected}`, `${length}-byte key, token ${token.slice(0, 8)}...`)
+    }
+  }
+})
+
+t.test('the session id is the SHA-256 of the token, base64url', async (t) => {
+  t.equal(sessionIdOf('abc'), 'ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0')
 })
 
 t.test('credentials are signed by the first key and verified by any', async (t) => {

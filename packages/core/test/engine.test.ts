@@ -349,6 +349,61 @@ t.test('an unbounded store that fails is a 503 too', async (t) => {
   t.equal(response.statusCode, 503)
 })
 
+t.test('a store whose synchronous reads fail is a coded 503 too, and one that answers garbage as well', async (t) => {
+  let answer: () => StoredSession | null = () => { throw new Error('ECONNREFUSED 10.0.0.7') }
+  class FailingReads extends MemoryStore {
+    override readonly sync = { ...(this as MemoryStore).sync as NonNullable<MemoryStore['sync']>, get: () => answer() }
+  }
+  const store = new FailingReads()
+  t.teardown(() => store.close())
+  const logs: string[] = []
+  const app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => logs.push(line) } } })
+  t.teardown(() => app.close())
+  await app.register(sessionkit, { secret: SECRET, store, transports: [testTransport({ onInvalid: 'anonymous' })] })
+  routes(app)
+  const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })) as string
+  const failed = await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
+  t.equal(failed.statusCode, 503)
+  t.equal(failed.json().code, 'FST_SESSIONKIT_STORE_UNAVAILABLE')
+  t.notMatch(failed.body, /ECONNREFUSED/)
+  t.match(logs.join(''), /ECONNREFUSED/, 'the cause is logged')
+  answer = () => ({ version: 0 }) as StoredSession
+  const garbage = await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
+  t.equal(garbage.statusCode, 503)
+  t.equal(garbage.json().code, 'FST_SESSIONKIT_CORRUPT_RECORD')
+  answer = () => null
+  t.equal((await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })).json().isNew, true, 'a miss is a new session')
+})
+
+t.test('save() of a new session with no data writes nothing and issues nothing', async (t) => {
+  const { app, store } = await buildApp(t, {}, (app) => {
+    app.post('/empty', async (request) => {
+      await request.session.save()
+      return { isNew: request.session.isNew }
+    })
+  })
+  const response = await app.inject({ method: 'POST', url: '/empty' })
+  t.same(response.json(), { isNew: true })
+  t.equal(credentialOf(response), undefined)
+  t.equal(store.size, 0)
+})
+
+t.test('a MemoryStore subclass that overrides a read has no synchronous reads, so its override is what runs', async (t) => {
+  class Plain extends MemoryStore {}
+  class OwnGet extends MemoryStore {
+    override async get (id: string): Promise<StoredSession | null> { return super.get(id) }
+  }
+  class OwnDenylist extends MemoryStore {
+    override async isTokenRevoked (jti: string): Promise<boolean> { return super.isTokenRevoked(jti) }
+  }
+  class OwnGeneration extends MemoryStore {
+    override async userGeneration (userId: string): Promise<number> { return super.userGeneration(userId) }
+  }
+  const stores = [new MemoryStore(), new Plain(), new OwnGet(), new OwnDenylist(), new OwnGeneration()]
+  for (const store of stores) t.teardown(() => store.close())
+  t.same(stores.map((store) => store.sync !== undefined), [true, true, false, false, false])
+})
+
 t.test('route hooks of the user are kept, and see the session already loaded', async (t) => {
   const seen: string[] = []
   const { app } = await buildApp(t, {}, (app) => {

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
   createStoreGuard, errors as coreErrors, exposeHeader, generateToken, sessionIdOf,
-  type StoreGuard, type StoredSession
+  type StoreGuard, type StoredSession, type SyncReads
 } from '@sessionkit/core'
 import { errors } from './errors.js'
 import { familyOf, open, REFRESH_TOKEN, sameHash, seal, type FamilyData } from './family.js'
@@ -32,22 +32,48 @@ export class JwtEngine implements TokenBackend {
     this.#overhead = sample.length + (options.transport.name === 'cookie' ? 300 : 0)
   }
 
-  async load (request: FastifyRequest): Promise<JwtSession> {
-    const { transport } = this.options
+  /**
+   * The session of a request: the token verified (or found in the cache of verified tokens) and
+   * checked against the denylist and the user's generation, every time. Synchronous when the store
+   * answers those reads synchronously (`store.sync`).
+   */
+  load (request: FastifyRequest): JwtSession | Promise<JwtSession> {
+    const { transport, store } = this.options
     const token = transport.read(request)
     if (token === undefined) return new JwtSession(this, transport, null)
     const claims = token.length > this.options.maxTokenBytes ? null : this.codec.verify(token, this.options.now())
-    if (claims !== null && !await this.#revoked(claims)) return new JwtSession(this, transport, claims)
+    if (claims === null) return this.#invalid()
+    if (store.sync !== undefined) {
+      let revoked: boolean
+      try {
+        revoked = revokedNow(store.sync, claims)
+      } catch (err) {
+        throw this.call.failed(err)
+      }
+      return revoked ? this.#invalid() : new JwtSession(this, transport, claims)
+    }
+    return this.#revoked(claims).then((revoked) => revoked ? this.#invalid() : new JwtSession(this, transport, claims))
+  }
+
+  #invalid (): JwtSession {
+    const { transport } = this.options
     if (transport.onInvalid === 'reject') throw new coreErrors.FST_SESSIONKIT_INVALID_CREDENTIAL()
     const session = new JwtSession(this, transport, null)
     session.clearClient = true
     return session
   }
 
-  async finish (request: FastifyRequest, reply: FastifyReply, session: JwtSession): Promise<void> {
+  /** At the end of a request: re-issues a changed session, or clears the client. Synchronous when nothing changed. */
+  finish (request: FastifyRequest, reply: FastifyReply, session: JwtSession): void | Promise<void> {
     if (session.closed) return
     session.closed = true
-    if (!session.failed && reply.statusCode < 500) await this.issue(session)
+    if (!session.failed && reply.statusCode < 500 && session.collectChanges().size > 0) {
+      return this.issue(session).then(() => this.#deliver(request, reply, session))
+    }
+    this.#deliver(request, reply, session)
+  }
+
+  #deliver (request: FastifyRequest, reply: FastifyReply, session: JwtSession): void {
     if (session.issued !== null) {
       const { transport, maxTokenBytes } = this.options
       const size = transport.measure?.(request, session.issued) ?? session.issued.length
@@ -252,4 +278,12 @@ export class JwtEngine implements TokenBackend {
       sk: data
     }
   }
+}
+
+/** `#revoked` for a store that answers at once. */
+function revokedNow (sync: SyncReads, claims: AccessClaims): boolean {
+  const { sub, fam } = claims
+  // a token with a `sub` always carries its `gen` (verify refuses one without)
+  return sync.isTokenRevoked(claims.jti) || (fam !== undefined && sync.isTokenRevoked(fam)) ||
+    (sub !== undefined && sync.userGeneration(sub) > (claims.gen as number))
 }

@@ -51,7 +51,14 @@ t.test('a new session: no expiry, nothing issued for data set and removed; touch
       await request.session.save()
       return { expiresAt: request.session.expiresAt, id: request.session.id }
     })
+    app.post('/save-unchanged', async (request) => {
+      await request.session.save()
+      return { isNew: request.session.isNew }
+    })
   })
+  const unchanged = await app.inject({ method: 'POST', url: '/save-unchanged' })
+  t.same(unchanged.json(), { isNew: true }, 'save() with nothing changed issues nothing')
+  t.equal(tokenOf(unchanged), undefined)
   const nothing = await app.inject({ method: 'POST', url: '/nothing' })
   t.same(nothing.json(), { expiresAt: null, isNew: true })
   t.equal(tokenOf(nothing), undefined)
@@ -110,6 +117,31 @@ t.test('a corrupt family record is a coded 503; a sealed answer that does not op
   const retry = await app.inject({ method: 'POST', url: '/refresh', headers: { 'x-refresh-token': second.refresh } })
   t.equal(retry.statusCode, 401)
   t.same(await store.listUserSessions('bob'), [])
+})
+
+t.test('a store whose synchronous denylist read fails is a coded 503, not a session', async (t) => {
+  let failing = false
+  class FailingReads extends MemoryStore {
+    readonly #reads = (this as MemoryStore).sync as NonNullable<MemoryStore['sync']>
+    override readonly sync = {
+      ...this.#reads,
+      isTokenRevoked: (jti: string): boolean => {
+        if (failing) throw new Error('ECONNREFUSED 10.0.0.7')
+        return this.#reads.isTokenRevoked(jti)
+      }
+    }
+  }
+  const clock = new ManualClock()
+  const store = new FailingReads({ now: clock.now })
+  t.teardown(() => store.close())
+  const { app } = await buildJwtApp(t, { store, now: clock.now })
+  const { access } = await login(app)
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(access) })).statusCode, 200)
+  failing = true
+  const failed = await app.inject({ method: 'GET', url: '/me', headers: bearer(access) })
+  t.equal(failed.statusCode, 503)
+  t.equal(failed.json().code, 'FST_SESSIONKIT_STORE_UNAVAILABLE')
+  t.notMatch(failed.body, /ECONNREFUSED/)
 })
 
 t.test('a family write that keeps losing gives up with a coded 409', async (t) => {

@@ -50,6 +50,40 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
   const pairs = new RegExp(source, 'gi')
   const carries = new RegExp(source, 'i')
 
+  /** Refused rather than guessed: the parameter repeated, in another case, or as an array or object. */
+  function claim (found: string | undefined, key: string, value: string): string | undefined {
+    const name = key.toLowerCase()
+    if (name !== lower && !name.startsWith(lower + '[')) return found
+    if (key !== parameter || found !== undefined) throw new coreErrors.FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL()
+    return value
+  }
+
+  /** The parameter in a query string that needs decoding. */
+  function readDecoded (query: string): string | undefined {
+    let found: string | undefined
+    for (const [key, value] of new URLSearchParams(query)) found = claim(found, key, value)
+    return found
+  }
+
+  /** The same for a query string without "%" or "+", which URLSearchParams would only split. */
+  function readPlain (query: string): string | undefined {
+    let found: string | undefined
+    // as URLSearchParams does, one leading "?" is not part of the first name
+    let start = query.startsWith('?') ? 1 : 0
+    while (start < query.length) {
+      let end = query.indexOf('&', start)
+      if (end === -1) end = query.length
+      if (end > start) {
+        const eq = query.indexOf('=', start)
+        found = eq === -1 || eq > end
+          ? claim(found, query.slice(start, end), '')
+          : claim(found, query.slice(start, eq), query.slice(eq + 1, end))
+      }
+      start = end + 1
+    }
+    return found
+  }
+
   /** The URL with the credential replaced by `[redacted]`: what logs may see. */
   function redact (url: string): string {
     return url.replace(pairs, '$1$2=[redacted]')
@@ -70,7 +104,8 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
         const fragment = hash === -1 ? '' : path.slice(hash)
         return `${base}${base.includes('?') ? '&' : '?'}${parameter}=${credential}${fragment}`
       })
-      fastify.addHook('onSend', async function protectQueryCredential (request, reply, payload) {
+      // callback style: a hook on every response of the scope costs no promise
+      fastify.addHook('onSend', function protectQueryCredential (request, reply, payload, done) {
         reply.header('referrer-policy', 'no-referrer')
         reply.header('cache-control', 'no-store, private')
         const location = reply.getHeader('location')
@@ -85,7 +120,7 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
             reply.header('location', target.toString())
           }
         }
-        return payload
+        done(null, payload)
       })
       // Fastify logs req.url with every request; a child logger whose req serializer redacts it
       fastify.setChildLoggerFactory(function redactingChildLogger (logger, bindings, opts) {
@@ -107,15 +142,8 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
     read (request: FastifyRequest) {
       const query = queryOf(request.url)
       if (query === null) return undefined
-      let found: string | undefined
-      for (const [key, value] of new URLSearchParams(query)) {
-        const name = key.toLowerCase()
-        if (name !== lower && !name.startsWith(lower + '[')) continue
-        // repeated, in another case, or as an array or object: refused rather than guessed
-        if (key !== parameter || found !== undefined) throw new coreErrors.FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL()
-        found = value
-      }
-      return found
+      // without "%" or "+" nothing needs decoding: the pairs are read as they are
+      return query.includes('%') || query.includes('+') ? readDecoded(query) : readPlain(query)
     },
     write (_request: FastifyRequest, reply: FastifyReply, credential: string) {
       reply.header(responseHeader, credential)

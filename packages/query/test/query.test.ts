@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { request as httpRequest } from 'node:http'
-import { sessionkitQuery, type QuerySessionOptions } from '@sessionkit/query'
+import { queryTransport, sessionkitQuery, type QuerySessionOptions } from '@sessionkit/query'
 import { headerOf, SECRET } from './fixtures/harness.js'
 
 async function build (t: Test, options: Partial<QuerySessionOptions> = {}, logs?: string[]): Promise<FastifyInstance> {
@@ -101,6 +101,50 @@ t.test('repeated, array, object, empty or other-case parameters: 400 or 401, nev
     t.equal(response.statusCode, status, url.replace(sid, '<sid>'))
   }
   t.equal((await app.inject({ method: 'GET', url: `/me?sidecar=1&sid=${sid}` })).statusCode, 200, 'a longer name is another parameter')
+})
+
+t.test('the query is read exactly as URLSearchParams reads it, with or without anything to decode', async (t) => {
+  const transport = queryTransport()
+  // what read() must answer: URLSearchParams's pairs, the parameter exactly once and in its case
+  function reference (query: string): string | undefined {
+    let found: string | undefined
+    for (const [key, value] of new URLSearchParams(query)) {
+      const name = key.toLowerCase()
+      if (name !== 'sid' && !name.startsWith('sid[')) continue
+      if (key !== 'sid' || found !== undefined) throw new Error('FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL')
+      found = value
+    }
+    return found
+  }
+  const outcome = (read: () => string | undefined): string => {
+    try {
+      return `value ${JSON.stringify(read())}`
+    } catch (err) {
+      return `error ${(err as { code?: string }).code ?? (err as Error).message}`
+    }
+  }
+  const alphabet = ['sid', 'sid', 'SiD', 'sid[]', 'sid[a]', 'sidx', 's', 'id', '=', '=', '=', '&', '&', '&', '[', ']', 'a', 'v.1-_', '%', '%5B', '%73', '+', '?']
+  let seed = 7
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31
+    return seed % n
+  }
+  let plain = 0
+  for (let i = 0; i < 20_000; i++) {
+    let query = ''
+    const length = random(9)
+    for (let j = 0; j < length; j++) query += alphabet[random(alphabet.length)]
+    if (!query.includes('%') && !query.includes('+')) plain++
+    const request = { url: `/r?${query}` } as unknown as import('fastify').FastifyRequest
+    const got = outcome(() => transport.read(request))
+    const want = outcome(() => reference(query))
+    if (got !== want) {
+      t.fail(`?${query}: read ${got}, URLSearchParams ${want}`)
+      return
+    }
+  }
+  t.ok(plain > 5_000, `${plain} of 20,000 random queries took the path without decoding`)
+  t.equal(transport.read({ url: '/r' } as unknown as import('fastify').FastifyRequest), undefined, 'no query at all')
 })
 
 t.test('a valid credential in a header or cookie is not a session', async (t) => {

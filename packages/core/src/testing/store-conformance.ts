@@ -128,6 +128,28 @@ export function storeConformance (t: Test, harness: StoreHarness): void {
     t.equal(await store.userGeneration('frank'), 0)
   })
 
+  t.test('synchronous reads, where a store has them, answer as the async ones', async (t) => {
+    const store = await harness.create(t)
+    const { sync } = store
+    if (sync === undefined) {
+      t.pass('this store has no synchronous reads: the engines await every read')
+      return
+    }
+    const [id, missing] = [sid(), sid()]
+    await store.set(id, record(1, { a: { b: [1] } }, 'hal'), 0, HOUR)
+    const read = sync.get(id) as StoredSession
+    t.same(read, await store.get(id))
+    ;(read.data.a as { b: unknown[] }).b.push(2)
+    t.same(sync.get(id), record(1, { a: { b: [1] } }, 'hal'), 'a copy, as get() gives')
+    t.equal(sync.get(missing), null)
+    await store.revokeToken('jti-sync', HOUR)
+    t.equal(sync.isTokenRevoked('jti-sync'), true)
+    t.equal(sync.isTokenRevoked('jti-other'), false)
+    await store.bumpUserGeneration('hal')
+    t.equal(sync.userGeneration('hal'), 1)
+    t.equal(sync.userGeneration('ida'), 0)
+  })
+
   t.test('merge, where a store has it: key-level, atomic, never recreating', async (t) => {
     const store = await harness.create(t)
     if (store.merge === undefined) {

@@ -1,0 +1,76 @@
+// pnpm --filter @sessionkit/bench profile <read|write|update|plain> <contender> [other contender]
+// Runs each contender under `--cpu-prof`, drives it with autocannon (2 s warm-up, 6 s measured), and
+// prints where its CPU time went, in µs per request by function; given two contenders, the
+// difference, largest first: what the second one spends that the first does not. Kernel time for
+// the socket (`writev`) and `(idle)` move with the machine from run to run; the rest is stable.
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const ROUTES = { read: ['GET', '/read', true], write: ['POST', '/write', false], update: ['POST', '/update', true], plain: ['GET', '/plain', false] }
+const [scenario, ...names] = process.argv.slice(2)
+if (ROUTES[scenario] === undefined || names.length === 0 || names.length > 2) {
+  throw new Error('usage: profile <read|write|update|plain> <contender> [other contender]')
+}
+
+/** Where a frame comes from, short: `fastify/lib/reply.js`, `core/dist/engine.js`, `node:events`. */
+function where (url) {
+  return url
+    .replace(/^.*node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?/, '')
+    .replace(/^file:\/\/.*\/packages\//, '')
+}
+
+async function profile (name) {
+  const dir = mkdtempSync(join(tmpdir(), 'sessionkit-prof-'))
+  const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-interval', '200', `--cpu-prof-dir=${dir}`, join(here, 'server.js'), name], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const server = await new Promise((resolve, reject) => {
+    let buffer = ''
+    child.stdout.on('data', (chunk) => {
+      buffer += chunk
+      if (buffer.includes('\n')) resolve(JSON.parse(buffer.split('\n')[0]))
+    })
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
+  })
+  const [method, path, withSession] = ROUTES[scenario]
+  const url = `http://127.0.0.1:${server.port}${path}${withSession && server.query ? `?${server.query}` : ''}`
+  const headers = withSession ? server.headers : {}
+  const warm = await autocannon({ url, method, headers, connections: 50, duration: 2 })
+  const result = await autocannon({ url, method, headers, connections: 50, duration: 6 })
+  child.removeAllListeners('exit')
+  child.kill('SIGTERM')
+  await new Promise((resolve) => child.once('exit', resolve))
+  const file = readdirSync(dir).find((entry) => entry.endsWith('.cpuprofile'))
+  const { nodes, samples, timeDeltas } = JSON.parse(readFileSync(join(dir, file), 'utf8'))
+  rmSync(dir, { recursive: true })
+  const byId = new Map(nodes.map((node) => [node.id, node]))
+  const time = new Map()
+  for (let i = 0; i < samples.length; i++) {
+    const { functionName, url: source, lineNumber } = byId.get(samples[i]).callFrame
+    const key = `${functionName || '(anonymous)'} ${where(source)}:${lineNumber + 1}`
+    time.set(key, (time.get(key) ?? 0) + (timeDeltas[i + 1] ?? 0))
+  }
+  // the profile covers start-up and warm-up too: shared over every request the server answered
+  const requests = warm.requests.total + result.requests.total
+  const perRequest = new Map([...time].map(([key, us]) => [key, us / requests]))
+  let busy = 0
+  for (const [key, us] of perRequest) if (!key.startsWith('(idle)')) busy += us
+  return { name, rps: result.requests.total / result.duration, perRequest, busy }
+}
+
+const results = []
+for (const name of names) results.push(await profile(name))
+for (const { name, rps, busy } of results) {
+  console.log(`${name} ${scenario}: ${Math.round(rps)} req/s under the profiler, ${busy.toFixed(1)} µs of CPU per request`)
+}
+const [first, second] = results
+const rows = second === undefined
+  ? [...first.perRequest]
+  : [...new Set([...first.perRequest.keys(), ...second.perRequest.keys()])]
+      .map((key) => [key, (second.perRequest.get(key) ?? 0) - (first.perRequest.get(key) ?? 0)])
+rows.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
+console.log(second === undefined ? '\nµs per request, by function' : `\nµs per request that ${second.name} spends beyond ${first.name}, by function`)
+for (const [key, us] of rows.slice(0, 40)) console.log(`${us.toFixed(2).padStart(8)}  ${key}`)
