@@ -13,10 +13,12 @@ const here = dirname(fileURLToPath(import.meta.url))
 const args = process.argv.slice(2)
 const full = args.includes('--full')
 const only = args.find((arg) => arg.startsWith('--only='))?.slice(7).split(',')
-// full: every scenario, 6 interleaved rounds of 2 s each; quick: read and no-session, one round
+// full: every scenario, 5 interleaved rounds of 2 s each; quick: read and no-session, one round
 const mode = full
-  ? { name: 'full', rounds: 6, duration: 2, scenarios: ['read', 'update', 'plain', 'write'] }
+  ? { name: 'full', rounds: 5, duration: 2, scenarios: ['read', 'update', 'plain', 'write'] }
   : { name: 'quick', rounds: 1, duration: 2, scenarios: ['read', 'plain'] }
+const rounds = args.find((arg) => arg.startsWith('--rounds='))
+if (rounds !== undefined) mode.rounds = Number(rounds.slice(9))
 /** Seconds of load before each measurement, not recorded: longer for a server's first scenario. */
 const WARM_UP = { first: 1, next: 0.5 }
 const CONNECTIONS = 50
@@ -87,7 +89,9 @@ for (let round = 1; round <= mode.rounds; round++) {
   // each round starts one contender further on, so that no contender always runs first or last
   const shift = (round - 1) % names.length
   for (const name of [...names.slice(shift), ...names.slice(0, shift)]) {
+    const turn = Date.now()
     const results = await measureContender(name)
+    process.stderr.write(`round ${round} ${name}: ${((Date.now() - turn) / 1000).toFixed(1)} s\n`)
     for (const [scenario, sample] of Object.entries(results)) {
       ;(samples[`${scenario}|${name}`] ??= []).push(sample)
       process.stderr.write(`round ${round} ${scenario.padEnd(6)} ${name.padEnd(30)} ${Math.round(sample.rps).toString().padStart(7)} req/s  p99 ${sample.p99} ms${sample.non2xx + sample.errors > 0 ? `  (${sample.non2xx} non-2xx, ${sample.errors} errors)` : ''}\n`)
