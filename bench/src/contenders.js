@@ -14,6 +14,7 @@ import { sessionkitHeader } from '@sessionkit/header'
 import { sessionkitQuery } from '@sessionkit/query'
 import { sessionkitJwt } from '@sessionkit/jwt'
 import { RedisStore } from '@sessionkit/redis'
+import { join, resolve } from 'node:path'
 
 const SECRET = 'bench-secret-0123456789abcdef-0123456789abcdef'
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -184,4 +185,27 @@ async function sweep (client, pattern) {
 function own (app, store) {
   app.addHook('onClose', () => store.close())
   return store
+}
+
+// BENCH_BASELINE=<another checkout, built>: its memory-store mechanisms run beside ours as
+// `baseline-*`, for a before/after comparison of a change in the same run.
+if (process.env.BENCH_BASELINE !== undefined) {
+  const load = (name) => import(join(resolve(process.env.BENCH_BASELINE), 'packages', name, 'dist', 'index.js'))
+  const [core, cookie, header, query, jwt] = await Promise.all(['core', 'cookie', 'header', 'query', 'jwt'].map(load))
+  const store = (app) => own(app, new core.MemoryStore({ maxEntries: 2_000_000 }))
+  const server = (plugin) => async (app) => {
+    await app.register(plugin, { secret: SECRET, store: store(app) })
+    getSetRoutes(app)
+  }
+  contenders['baseline-cookie'] = { ...contenders['sessionkit-cookie'], kind: 'baseline', build: server(cookie.sessionkitCookie) }
+  contenders['baseline-header'] = { ...contenders['sessionkit-header'], kind: 'baseline', build: server(header.sessionkitHeader) }
+  contenders['baseline-query'] = { ...contenders['sessionkit-query'], kind: 'baseline', build: server(query.sessionkitQuery) }
+  contenders['baseline-jwt'] = {
+    ...contenders['sessionkit-jwt'],
+    kind: 'baseline',
+    async build (app) {
+      await app.register(jwt.sessionkitJwt, { keys: [{ kid: 'b1', algorithm: 'HS256', secret: SECRET }], store: store(app) })
+      getSetRoutes(app)
+    }
+  }
 }

@@ -32,7 +32,7 @@ const ANCHOR = {
   'sessionkit-jwt+redis': 'fastify-jwt'
 }
 /** The no-session route only means something where sessions are server-side. */
-const PLAIN = ['bare', 'fastify-session', 'sessionkit-cookie', 'sessionkit-header', 'sessionkit-query']
+const PLAIN = ['bare', 'fastify-session', 'sessionkit-cookie', 'sessionkit-header', 'sessionkit-query', 'baseline-cookie', 'baseline-header', 'baseline-query']
 
 const names = Object.keys(contenders).filter((name) => only === undefined || only.includes(name) || name === 'bare')
 
