@@ -87,13 +87,17 @@ export interface SessionSummary {
 }
 
 /**
- * The hot reads answered at once, by a store that holds everything in this process (no I/O): each
- * answers exactly as its async twin, so that a request reading a session waits on no promise.
+ * What a store that holds everything in this process (no I/O) answers at once: each method answers
+ * exactly as its async twin, so that a request's session is read, and saved, without a promise.
  */
-export interface SyncReads {
+export interface SyncAccess {
   get(id: string): StoredSession | null
   isTokenRevoked(jti: string): boolean
   userGeneration(userId: string): number
+  /** Optional, with `merge` and `touch`: the writes of a request. */
+  set?(id: string, record: StoredSession, expectedVersion: number, ttl: number): boolean
+  merge?(id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null }, ttl: number): number | null
+  touch?(id: string, lastSeenAt: number, ttl: number): boolean
 }
 
 /**
@@ -139,11 +143,11 @@ export interface SessionStore {
    */
   readonly boundedLatency?: boolean
   /**
-   * Optional, for stores without I/O (the memory store): the reads every request makes, answered
-   * synchronously. The engines use them instead of `get`, `isTokenRevoked` and `userGeneration`
-   * when present; a throw is a store failure (503) as a rejection is.
+   * Optional, for stores without I/O (the memory store): the reads every request makes, and
+   * optionally its writes, answered synchronously. The engines use them instead of their async
+   * twins when present; a throw is a store failure (503) as a rejection is.
    */
-  readonly sync?: SyncReads
+  readonly sync?: SyncAccess
 }
 
 /** What a transport reads from a request. */

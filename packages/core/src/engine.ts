@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
-import type { StoredSession, Transport } from './contract.js'
+import type { StoredSession, SyncAccess, Transport } from './contract.js'
 import { generateToken, isWellFormedCredential, sessionIdOf } from './credential.js'
 import { errors } from './errors.js'
 import type { ResolvedOptions } from './options.js'
@@ -112,9 +112,38 @@ export class SessionEngine implements SessionBackend {
     if (session.closed) return
     session.closed = true
     if (!session.failed && reply.statusCode < 500 && (this.#unsaved(session) || this.#touchDue(session))) {
-      return this.#save(session).then(() => this.#deliver(request, reply, session))
+      const { sync } = this.options.store
+      if (sync?.set === undefined || sync.merge === undefined || sync.touch === undefined) {
+        return this.#save(session).then(() => this.#deliver(request, reply, session))
+      }
+      this.#saveNow(session, sync as Required<SyncAccess>)
     }
     this.#deliver(request, reply, session)
+  }
+
+  /**
+   * `#save` for a store that writes synchronously: the same writes, with no promise. A saved
+   * session was just seen, and a new one has nothing to touch, so a touch only follows no save.
+   */
+  #saveNow (session: ServerSession, sync: Required<SyncAccess>): void {
+    const now = this.options.now()
+    const previous = session.record
+    try {
+      if (previous === null) {
+        const { fresh, record } = this.#creation(session, now)
+        if (!sync.set(fresh.id, record, 0, this.idleTimeout)) throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
+        session.saved(fresh.token, fresh.id, record, fresh.credential)
+      } else if (session.collectChanges().size > 0) {
+        const { userId, meta } = this.#mergeOf(session, previous, now)
+        this.#merged(session, previous, sync.merge(session.id as string, session.changes, meta, this.#ttl(previous, now)), userId, now)
+      } else {
+        previous.lastSeenAt = now
+        sync.touch(session.id as string, now, this.#ttl(previous, now))
+      }
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'FST_SESSIONKIT_WRITE_CONFLICT') throw err
+      throw this.call.failed(err)
+    }
   }
 
   async #save (session: ServerSession): Promise<void> {
@@ -142,15 +171,12 @@ export class SessionEngine implements SessionBackend {
     const now = this.options.now()
     let base = session.record
     if (base === null) {
-      const data = session.current
-      if (Object.keys(data).length === 0) return
-      const { token, id, credential } = this.#fresh()
-      const record: StoredSession = { version: 1, createdAt: now, lastSeenAt: now, userId: this.options.userIdOf(data), data }
-      // 256 random bits: a taken id means a broken random source, not bad luck
-      if (!await this.call(() => this.options.store.set(id, record, 0, this.idleTimeout))) {
+      if (Object.keys(session.current).length === 0) return
+      const { fresh, record } = this.#creation(session, now)
+      if (!await this.call(() => this.options.store.set(fresh.id, record, 0, this.idleTimeout))) {
         throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
       }
-      session.saved(token, id, record, credential)
+      session.saved(fresh.token, fresh.id, record, fresh.credential)
       return
     }
     if (changes.size === 0) return
@@ -158,11 +184,10 @@ export class SessionEngine implements SessionBackend {
     const { store } = this.options
     if (store.merge !== undefined) {
       // one atomic key-level write: concurrent requests on this session never make each other retry
-      const userId = this.options.userIdOf(session.current)
       const previous = base
-      const version = await this.call(() => (store.merge as NonNullable<typeof store.merge>)(id, changes, { lastSeenAt: now, ...(userId === previous.userId ? {} : { userId }) }, this.#ttl(previous, now)))
-      if (version === null) session.gone()
-      else session.saved(session.token as string, id, { ...previous, version, lastSeenAt: now, userId, data: session.current })
+      const { userId, meta } = this.#mergeOf(session, previous, now)
+      const version = await this.call(() => (store.merge as NonNullable<typeof store.merge>)(id, changes, meta, this.#ttl(previous, now)))
+      this.#merged(session, previous, version, userId, now)
       return
     }
     for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
@@ -188,6 +213,27 @@ export class SessionEngine implements SessionBackend {
       base = fresh
     }
     throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(WRITE_ATTEMPTS)
+  }
+
+  /**
+   * A new session's first record, under a new token. 256 random bits: a taken id (a failed write)
+   * means a broken random source, not bad luck.
+   */
+  #creation (session: ServerSession, now: number): { fresh: Fresh, record: StoredSession } {
+    const data = session.current
+    return { fresh: this.#fresh(), record: { version: 1, createdAt: now, lastSeenAt: now, userId: this.options.userIdOf(data), data } }
+  }
+
+  /** The merge of a session's changes: its user now, and what the record's meta becomes. */
+  #mergeOf (session: ServerSession, previous: StoredSession, now: number): { userId: string | null, meta: { lastSeenAt: number, userId?: string | null } } {
+    const userId = this.options.userIdOf(session.current)
+    return { userId, meta: userId === previous.userId ? { lastSeenAt: now } : { lastSeenAt: now, userId } }
+  }
+
+  /** After a merge: the session saved at `version`, or gone when its record was (`null`). */
+  #merged (session: ServerSession, previous: StoredSession, version: number | null, userId: string | null, now: number): void {
+    if (version === null) session.gone()
+    else session.saved(session.token as string, session.id as string, { ...previous, version, lastSeenAt: now, userId, data: session.current })
   }
 
   /**

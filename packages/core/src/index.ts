@@ -1,6 +1,6 @@
 export { sessionkit, sessionkit as default, type SessionAdmin } from './plugin.js'
 export type {
-  CredentialReading, Session, SessionData, SessionKey, SessionStore, SessionSummary, StoredSession, SyncReads, Transport
+  CredentialReading, Session, SessionData, SessionKey, SessionStore, SessionSummary, StoredSession, SyncAccess, Transport
 } from './contract.js'
 export { resolveUserId, type EngineOptions, type SessionkitOptions } from './options.js'
 export { errors, type SessionkitErrorCode } from './errors.js'

@@ -1,4 +1,4 @@
-import type { SessionStore, SessionSummary, StoredSession, SyncReads } from './contract.js'
+import type { SessionStore, SessionSummary, StoredSession, SyncAccess } from './contract.js'
 import { errors } from './errors.js'
 
 export interface MemoryStoreOptions {
@@ -34,15 +34,18 @@ interface Entry {
 export class MemoryStore implements SessionStore {
   readonly boundedLatency: boolean = true
   /**
-   * The reads of every request, answered at once. Absent on a subclass that overrides `get`,
-   * `isTokenRevoked` or `userGeneration`, so that its overrides are what the engines call.
+   * The reads and writes of every request, answered at once. Absent on a subclass that overrides
+   * any of them, so that its overrides are what the engines call.
    */
-  readonly sync: SyncReads | undefined = overridesReads(this)
+  readonly sync: SyncAccess | undefined = overridesAccess(this)
     ? undefined
     : {
         get: (id) => this.#get(id),
         isTokenRevoked: (jti) => this.#isTokenRevoked(jti),
-        userGeneration: (userId) => this.#generations.get(userId) ?? 0
+        userGeneration: (userId) => this.#generations.get(userId) ?? 0,
+        set: (id, record, expectedVersion, ttl) => this.#set(id, record, expectedVersion, ttl),
+        merge: (id, changes, meta, ttl) => this.#merge(id, changes, meta, ttl),
+        touch: (id, lastSeenAt, ttl) => this.#touch(id, lastSeenAt, ttl)
       }
 
   readonly #sessions = new Map<string, Entry>()
@@ -92,6 +95,10 @@ export class MemoryStore implements SessionStore {
   }
 
   async set (id: string, record: StoredSession, expectedVersion: number, ttl: number): Promise<boolean> {
+    return this.#set(id, record, expectedVersion, ttl)
+  }
+
+  #set (id: string, record: StoredSession, expectedVersion: number, ttl: number): boolean {
     const current = this.#live(id)
     if ((current?.version ?? 0) !== expectedVersion) return false
     if (current === undefined && this.#sessions.size >= this.#maxEntries) this.#evict()
@@ -116,6 +123,10 @@ export class MemoryStore implements SessionStore {
   }
 
   async merge (id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null }, ttl: number): Promise<number | null> {
+    return this.#merge(id, changes, meta, ttl)
+  }
+
+  #merge (id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null }, ttl: number): number | null {
     const entry = this.#live(id)
     if (entry === undefined) return null
     const data = JSON.parse(entry.json) as Record<string, unknown>
@@ -129,6 +140,10 @@ export class MemoryStore implements SessionStore {
   }
 
   async touch (id: string, lastSeenAt: number, ttl: number): Promise<boolean> {
+    return this.#touch(id, lastSeenAt, ttl)
+  }
+
+  #touch (id: string, lastSeenAt: number, ttl: number): boolean {
     const entry = this.#live(id)
     if (entry === undefined) return false
     entry.lastSeenAt = lastSeenAt
@@ -251,7 +266,8 @@ export class MemoryStore implements SessionStore {
   }
 }
 
-function overridesReads (store: MemoryStore): boolean {
-  const base = MemoryStore.prototype
-  return store.get !== base.get || store.isTokenRevoked !== base.isTokenRevoked || store.userGeneration !== base.userGeneration
+const SYNC_METHODS = ['get', 'isTokenRevoked', 'userGeneration', 'set', 'merge', 'touch'] as const
+
+function overridesAccess (store: MemoryStore): boolean {
+  return SYNC_METHODS.some((name) => store[name] !== MemoryStore.prototype[name])
 }

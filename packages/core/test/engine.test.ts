@@ -231,13 +231,20 @@ t.test('a write that keeps conflicting gives up with a coded 409', async (t) => 
   const response = await app.inject({ method: 'POST', url: '/set', payload: { b: 2 }, headers: { 'x-test-session': credential } })
   t.equal(response.statusCode, 409)
   t.same(response.json(), { statusCode: 409, code: 'FST_SESSIONKIT_WRITE_CONFLICT', error: 'Conflict', message: 'Session could not be saved after 5 attempts because of concurrent changes' })
-  const taken = new MemoryStore()
-  t.teardown(() => taken.close())
-  taken.set = async () => false
-  const { app: second } = await buildApp(t, { store: taken }, routes)
-  const first = await second.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
-  t.equal(first.statusCode, 409)
-  t.equal(first.json().message, 'Session could not be saved after 1 attempts because of concurrent changes')
+  // a new session whose id is taken, through the async writes and through the synchronous ones
+  class TakenStore extends MemoryStore {
+    override async set (): Promise<boolean> { return false }
+  }
+  const syncTaken = new MemoryStore()
+  const reads = syncTaken.sync as NonNullable<MemoryStore['sync']>
+  Object.defineProperty(syncTaken, 'sync', { value: { ...reads, set: () => false } })
+  for (const taken of [new TakenStore(), syncTaken]) {
+    t.teardown(() => taken.close())
+    const { app: second } = await buildApp(t, { store: taken }, routes)
+    const first = await second.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+    t.equal(first.statusCode, 409)
+    t.equal(first.json().message, 'Session could not be saved after 1 attempts because of concurrent changes')
+  }
 })
 
 t.test('touch is throttled, follows rolling, and never rewrites data', async (t) => {
@@ -252,6 +259,10 @@ t.test('touch is throttled, follows rolling, and never rewrites data', async (t)
     const touches: number[] = []
     const touch = store.touch.bind(store)
     store.touch = async (id, lastSeenAt, ttl) => { touches.push(lastSeenAt); return touch(id, lastSeenAt, ttl) }
+    // the memory store's synchronous write is the one the engine calls: observed the same way
+    const sync = store.sync as Required<NonNullable<MemoryStore['sync']>>
+    const touchNow = sync.touch
+    sync.touch = (id, lastSeenAt, ttl) => { touches.push(lastSeenAt); return touchNow(id, lastSeenAt, ttl) }
     const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })) as string
     const headers = { 'x-test-session': credential }
     const start = clock.now()
@@ -373,6 +384,51 @@ t.test('a store whose synchronous reads fail is a coded 503 too, and one that an
   t.equal(garbage.json().code, 'FST_SESSIONKIT_CORRUPT_RECORD')
   answer = () => null
   t.equal((await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })).json().isNew, true, 'a miss is a new session')
+})
+
+t.test('save() mid-request writes the change at once, through the async merge; the end of the request writes nothing more', async (t) => {
+  const { app, store } = await buildApp(t, {}, (app) => {
+    routes(app)
+    app.post('/save-now', async (request) => {
+      request.session.set('b', 2)
+      await request.session.save()
+      return { isModified: request.session.isModified }
+    })
+  })
+  const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })) as string
+  const merges: number[] = []
+  const merge = store.merge.bind(store)
+  store.merge = async (...args) => { merges.push(args[2].lastSeenAt); return merge(...args) }
+  const response = await app.inject({ method: 'POST', url: '/save-now', headers: { 'x-test-session': credential } })
+  t.same(response.json(), { isModified: false })
+  t.equal(merges.length, 1, 'one merge, by save()')
+  t.same((await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })).json().data, { a: 1, b: 2 })
+})
+
+t.test('a store whose synchronous writes fail is a coded 503 that leaks nothing', async (t) => {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const access = store.sync as Required<NonNullable<MemoryStore['sync']>>
+  let failing = false
+  const fail = (): never => { throw new Error('ENOSPC hunter2') }
+  Object.defineProperty(store, 'sync', {
+    value: {
+      ...access,
+      set: (...args: Parameters<typeof access.set>) => failing ? fail() : access.set(...args),
+      merge: (...args: Parameters<typeof access.merge>) => failing ? fail() : access.merge(...args)
+    }
+  })
+  const { app } = await buildApp(t, { store }, routes)
+  const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })) as string
+  failing = true
+  for (const request of [{ method: 'POST' as const, url: '/set', payload: { b: 2 } }, { method: 'POST' as const, url: '/set', payload: { b: 2 }, headers: { 'x-test-session': credential } }]) {
+    const response = await app.inject(request)
+    t.equal(response.statusCode, 503)
+    t.equal(response.json().code, 'FST_SESSIONKIT_STORE_UNAVAILABLE')
+    t.notMatch(response.body, /ENOSPC|hunter2/)
+  }
+  failing = false
+  t.same((await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })).json().data, { a: 1 }, 'nothing half-written')
 })
 
 t.test('save() of a new session with no data writes nothing and issues nothing', async (t) => {

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
   createStoreGuard, errors as coreErrors, exposeHeader, generateToken, sessionIdOf,
-  type StoreGuard, type StoredSession, type SyncReads
+  type StoreGuard, type StoredSession, type SyncAccess
 } from '@sessionkit/core'
 import { errors } from './errors.js'
 import { familyOf, open, REFRESH_TOKEN, sameHash, seal, type FamilyData } from './family.js'
@@ -281,7 +281,7 @@ export class JwtEngine implements TokenBackend {
 }
 
 /** `#revoked` for a store that answers at once. */
-function revokedNow (sync: SyncReads, claims: AccessClaims): boolean {
+function revokedNow (sync: SyncAccess, claims: AccessClaims): boolean {
   const { sub, fam } = claims
   // a token with a `sub` always carries its `gen` (verify refuses one without)
   return sync.isTokenRevoked(claims.jti) || (fam !== undefined && sync.isTokenRevoked(fam)) ||

@@ -128,6 +128,27 @@ export function storeConformance (t: Test, harness: StoreHarness): void {
     t.equal(await store.userGeneration('frank'), 0)
   })
 
+  t.test('synchronous writes, where a store has them, write as the async ones', async (t) => {
+    const store = await harness.create(t)
+    const { sync } = store
+    if (sync?.set === undefined || sync.merge === undefined || sync.touch === undefined) {
+      t.pass('this store has no synchronous writes: the engines await every write')
+      return
+    }
+    const [id, missing] = [sid(), sid()]
+    t.equal(sync.set(id, record(1, { a: 1 }, 'kim'), 0, HOUR), true, 'create when absent')
+    t.equal(sync.set(id, record(1, { a: 2 }), 0, HOUR), false, 'a second create loses')
+    t.equal(sync.set(id, record(2, { a: 3 }, 'kim'), 1, HOUR), true, 'the right version wins')
+    t.equal(sync.merge(id, new Map<string, unknown>([['b', [1]], ['a', undefined]]), { lastSeenAt: 3_000, userId: 'lee' }, HOUR), 3)
+    t.equal(sync.merge(missing, new Map([['a', 1]]), { lastSeenAt: 3_000 }, HOUR), null, 'nothing to merge into')
+    t.equal(sync.touch(id, 4_000, HOUR), true)
+    t.equal(sync.touch(missing, 4_000, HOUR), false)
+    t.same(await store.get(id), { version: 3, createdAt: 1_000, lastSeenAt: 4_000, userId: 'lee', data: { b: [1] } })
+    t.same((await store.listUserSessions('lee')).map((s) => s.id), [id], 'the index follows')
+    t.same(await store.listUserSessions('kim'), [])
+    t.equal(await store.get(missing), null)
+  })
+
   t.test('synchronous reads, where a store has them, answer as the async ones', async (t) => {
     const store = await harness.create(t)
     const { sync } = store
