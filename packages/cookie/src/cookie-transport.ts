@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { stringifySetCookie } from 'cookie'
 import { CREDENTIAL_LENGTH, errors as coreErrors, type Transport } from '@sessionkit/core'
 import { errors } from './errors.js'
 import { csrfGuard, SAFE_METHODS, type CsrfOptions } from './csrf.js'
@@ -50,9 +51,10 @@ const VERBATIM = /^[A-Za-z0-9._~!*'()-]*$/
 export const MAX_COOKIE_BYTES = 4096
 
 /**
- * Adds a Set-Cookie line to the reply (Fastify appends Set-Cookie rather than replacing it). Written
- * directly rather than through `reply.setCookie()`: sessions are saved in the route's last onSend
- * hook, after @fastify/cookie has flushed its own.
+ * Adds a Set-Cookie line to the reply (Fastify appends Set-Cookie rather than replacing it), made by
+ * `@fastify/cookie`'s serialiser. Written directly rather than through `reply.setCookie()`: sessions
+ * are saved in the route's last onSend hook, after @fastify/cookie (when registered) has flushed its
+ * own, and the transport needs no plugin registered at all.
  */
 function appendSetCookie (reply: FastifyReply, line: string): void {
   reply.header('set-cookie', line)
@@ -100,7 +102,9 @@ export function cookieTransport (options: CookieTransportOptions = {}): Transpor
     partitioned: partitioned || undefined,
     maxAge: maxAge === undefined ? undefined : Math.floor(maxAge / 1000)
   }
-  let serialize: (name: string, value: string, options: Record<string, unknown>) => string
+  /** What `@fastify/cookie`'s `serializeCookie` does, with the library it uses. */
+  const serialize = (name: string, value: string, options: Record<string, unknown>): string =>
+    stringifySetCookie({ name, value, ...options } as Parameters<typeof stringifySetCookie>[0])
   /** What follows the value in a Set-Cookie line, without and with `Secure`: the same on every line. */
   const tails = ['', '']
 
@@ -119,10 +123,6 @@ export function cookieTransport (options: CookieTransportOptions = {}): Transpor
     name: 'cookie',
     onInvalid: 'anonymous',
     setup (fastify: FastifyInstance) {
-      if (!fastify.hasReplyDecorator('setCookie')) {
-        throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('transports', 'the cookie transport needs @fastify/cookie registered first')
-      }
-      serialize = fastify.serializeCookie
       for (const flag of [false, true]) {
         tails[flag ? 1 : 0] = serialize(name, 'v', { ...attributes, secure: flag }).slice(name.length + 2)
       }

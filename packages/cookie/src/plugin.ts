@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import fastifyCookie from '@fastify/cookie'
 import { sessionkit, type ServerSessionOptions } from '@sessionkit/core'
 import { cookieTransport, type CookieTransportOptions } from './cookie-transport.js'
 
@@ -10,9 +9,8 @@ export interface CookieSessionOptions extends ServerSessionOptions, CookieTransp
 async function cookieSessions (fastify: FastifyInstance, options: CookieSessionOptions): Promise<void> {
   const { cookieName, hostPrefix, cookie, csrf, ...engine } = options
   const transport = cookieTransport({ cookieName, hostPrefix, cookie, csrf })
-  // registered here only to write cookies: the transport reads its one cookie itself, so no hook
-  // parses every Cookie header (request.cookies stays unset unless you register @fastify/cookie)
-  if (!fastify.hasReplyDecorator('setCookie')) await fastify.register(fastifyCookie, { hook: false })
+  // no @fastify/cookie registered here: the transport reads its one cookie and writes its one
+  // Set-Cookie line itself, so no hook runs on routes that never touch the session
   await fastify.register(sessionkit, { ...engine, transports: [transport] })
 }
 

@@ -182,18 +182,36 @@ t.test('options are validated at registration', async (t) => {
   }
 })
 
-t.test('composed through core, the cookie transport needs @fastify/cookie first', async (t) => {
-  const bare = Fastify()
-  t.teardown(() => bare.close())
-  bare.register(sessionkit, { secret: SECRET, transports: [cookieTransport()] })
-  const err = await bare.ready().then(() => null, (err: unknown) => err)
-  t.match(err, { code: 'FST_SESSIONKIT_INVALID_OPTION', message: 'Invalid option "transports": the cookie transport needs @fastify/cookie registered first' })
-  const ok = Fastify()
-  t.teardown(() => ok.close())
-  await ok.register(fastifyCookie)
-  await ok.register(sessionkit, { secret: SECRET, transports: [cookieTransport()] })
-  await ok.ready()
-  t.ok(ok.hasRequestDecorator('session'), 'registered')
+t.test('composed through core, the cookie transport needs no @fastify/cookie, and works beside it', async (t) => {
+  for (const withPlugin of [false, true]) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    if (withPlugin) await app.register(fastifyCookie)
+    await app.register(sessionkit, { secret: SECRET, transports: [cookieTransport()] })
+    app.post('/login', async (request) => {
+      request.session.set('userId', 'alice')
+      return { ok: true }
+    })
+    app.get('/me', async (request) => ({ user: request.session.get('userId') ?? null }))
+    const login = await app.inject({ method: 'POST', url: '/login', headers: { origin: 'http://localhost:80' } })
+    t.equal(login.statusCode, 200, `with @fastify/cookie: ${withPlugin}`)
+    const cookie = `sid=${cookieOf(login) as string}`
+    t.match(String(login.headers['set-cookie']), /^sid=[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax$/)
+    t.same((await app.inject({ method: 'GET', url: '/me', headers: { cookie } })).json(), { user: 'alice' })
+    t.equal(app.hasReplyDecorator('setCookie'), withPlugin, 'reply.setCookie only where the app registered @fastify/cookie')
+  }
+})
+
+t.test('sessionkitCookie registers no @fastify/cookie: no hook on routes that never touch the session', async (t) => {
+  const app = Fastify({ exposeHeadRoutes: false })
+  t.teardown(() => app.close())
+  await app.register(sessionkitCookie, { secret: SECRET })
+  app.get('/plain', { config: { session: false } }, async () => ({ ok: true }))
+  await app.ready()
+  t.equal(app.hasReplyDecorator('setCookie'), false)
+  t.equal(app.hasDecorator('serializeCookie'), false)
+  t.notMatch(app.printRoutes({ includeHooks: true }), /onSend|onRequest/, 'no route carries a hook it does not need')
+  t.same((await app.inject('/plain')).json(), { ok: true })
 })
 
 t.test('measure() gives the bytes of the whole Set-Cookie line', async (t) => {

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import fastifyCookie from '@fastify/cookie'
 import { installSessionHooks, type SessionAdmin } from '@sessionkit/core'
 import { JwtEngine } from './engine.js'
 import { resolveJwtOptions, type JwtSessionOptions } from './options.js'
@@ -8,7 +7,6 @@ import { createCodec } from './tokens.js'
 
 async function jwtSessions (fastify: FastifyInstance, options: JwtSessionOptions): Promise<void> {
   const resolved = resolveJwtOptions(options)
-  if (resolved.transport.name === 'cookie' && !fastify.hasReplyDecorator('setCookie')) await fastify.register(fastifyCookie)
   const codec = await createCodec(fastify, resolved)
   const engine = new JwtEngine(resolved, codec, fastify.log)
   const { store } = resolved
