@@ -62,12 +62,7 @@ export class SessionEngine implements SessionBackend {
     if (verified === null) return this.#invalid(carrier)
     const { sync } = this.options.store
     if (sync !== undefined) {
-      let raw: StoredSession | null
-      try {
-        raw = sync.get(verified.id)
-      } catch (err) {
-        throw this.call.failed(err)
-      }
+      const raw = this.call.now(() => sync.get(verified.id))
       const record = raw === null ? null : readRecord(raw)
       // an expired record is deleted on sight, which waits on the store
       if (record === null || !this.#expired(record)) return this.#resume(carrier, verified, record)
@@ -128,21 +123,17 @@ export class SessionEngine implements SessionBackend {
   #saveNow (session: ServerSession, sync: Required<SyncAccess>): void {
     const now = this.options.now()
     const previous = session.record
-    try {
-      if (previous === null) {
-        const { fresh, record } = this.#creation(session, now)
-        if (!sync.set(fresh.id, record, 0, this.idleTimeout)) throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
-        session.saved(fresh.token, fresh.id, record, fresh.credential)
-      } else if (session.collectChanges().size > 0) {
-        const { userId, meta } = this.#mergeOf(session, previous, now)
-        this.#merged(session, previous, sync.merge(session.id as string, session.changes, meta, this.#ttl(previous, now)), userId, now)
-      } else {
-        previous.lastSeenAt = now
-        sync.touch(session.id as string, now, this.#ttl(previous, now))
-      }
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 'FST_SESSIONKIT_WRITE_CONFLICT') throw err
-      throw this.call.failed(err)
+    const { call } = this
+    if (previous === null) {
+      const { fresh, record } = this.#creation(session, now)
+      if (!call.now(() => sync.set(fresh.id, record, 0, this.idleTimeout))) throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
+      session.saved(fresh.token, fresh.id, record, fresh.credential)
+    } else if (session.collectChanges().size > 0) {
+      const { userId, meta } = this.#mergeOf(session, previous, now)
+      this.#merged(session, previous, call.now(() => sync.merge(session.id as string, session.changes, meta, this.#ttl(previous, now))), userId, now)
+    } else {
+      previous.lastSeenAt = now
+      call.now(() => sync.touch(session.id as string, now, this.#ttl(previous, now)))
     }
   }
 

@@ -4,11 +4,8 @@ import { errors } from './errors.js'
 /** Runs a store call bounded in time, turning any failure into one coded 503 that leaks nothing. */
 export interface StoreGuard {
   <T>(operation: () => Promise<T>): Promise<T>
-  /**
-   * What a failed store call becomes, for the synchronous reads (`store.sync`) that the guard does
-   * not run itself: the original error logged, a coded 503 returned to be thrown.
-   */
-  failed (err: unknown): Error
+  /** The same for a synchronous call (`store.sync`): a throw becomes the same coded 503. */
+  now <T>(operation: () => T): T
 }
 
 /**
@@ -29,7 +26,13 @@ export function createStoreGuard (timeout: number | null, log: FastifyBaseLogger
       throw failed(err)
     }
   }
-  guarded.failed = failed
+  guarded.now = function now<T> (operation: () => T): T {
+    try {
+      return operation()
+    } catch (err) {
+      throw failed(err)
+    }
+  }
   return guarded
 }
 

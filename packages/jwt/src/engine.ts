@@ -44,13 +44,8 @@ export class JwtEngine implements TokenBackend {
     const claims = token.length > this.options.maxTokenBytes ? null : this.codec.verify(token, this.options.now())
     if (claims === null) return this.#invalid()
     if (store.sync !== undefined) {
-      let revoked: boolean
-      try {
-        revoked = revokedNow(store.sync, claims)
-      } catch (err) {
-        throw this.call.failed(err)
-      }
-      return revoked ? this.#invalid() : new JwtSession(this, transport, claims)
+      const { sync } = store
+      return this.call.now(() => revokedNow(sync, claims)) ? this.#invalid() : new JwtSession(this, transport, claims)
     }
     return this.#revoked(claims).then((revoked) => revoked ? this.#invalid() : new JwtSession(this, transport, claims))
   }
