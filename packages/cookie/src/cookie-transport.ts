@@ -106,7 +106,7 @@ export function cookieTransport (options: CookieTransportOptions = {}): Transpor
   const serialize = (name: string, value: string, options: Record<string, unknown>): string =>
     stringifySetCookie({ name, value, ...options } as Parameters<typeof stringifySetCookie>[0])
   /** What follows the value in a Set-Cookie line, without and with `Secure`: the same on every line. */
-  const tails = ['', '']
+  const tails = [false, true].map((flag) => serialize(name, 'v', { ...attributes, secure: flag }).slice(name.length + 2))
 
   const secureFor = (request: FastifyRequest): boolean => secure === 'auto' ? request.protocol === 'https' : secure
   function options$ (request: FastifyRequest): Record<string, unknown> {
@@ -116,16 +116,13 @@ export function cookieTransport (options: CookieTransportOptions = {}): Transpor
   function line (request: FastifyRequest, credential: string): string {
     // a value the serialiser would encode is left to it (credentials and tokens never are)
     if (!VERBATIM.test(credential)) return serialize(name, credential, options$(request))
-    return name + '=' + credential + tails[secureFor(request) ? 1 : 0]
+    return name + '=' + credential + (tails[secureFor(request) ? 1 : 0] as string)
   }
 
   return {
     name: 'cookie',
     onInvalid: 'anonymous',
     setup (fastify: FastifyInstance) {
-      for (const flag of [false, true]) {
-        tails[flag ? 1 : 0] = serialize(name, 'v', { ...attributes, secure: flag }).slice(name.length + 2)
-      }
       const longest = serialize(name, 'x'.repeat(CREDENTIAL_LENGTH), { ...attributes, secure: true, expires: new Date(Date.UTC(9999, 11, 31)) })
       // the longest Set-Cookie this transport can send, refused before any is sent
       if (Buffer.byteLength(longest) > MAX_COOKIE_BYTES) throw new errors.FST_SESSIONKIT_COOKIE_TOO_LARGE(Buffer.byteLength(longest))
