@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path'
 const SECRET = 'bench-secret-0123456789abcdef-0123456789abcdef'
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
-/** Session routes for plugins with a get/set session (@fastify/secure-session, @mgcrea, sessionkit). */
+/** Session routes for plugins with a get/set session (@fastify/session, @fastify/secure-session, @mgcrea, sessionkit). */
 function getSetRoutes (app) {
   app.get('/read', async (request) => ({ n: request.session.get('n') ?? null }))
   app.post('/write', async (request) => {
@@ -30,6 +30,16 @@ function getSetRoutes (app) {
     request.session.set('n', Math.random())
     return { ok: true }
   })
+}
+
+const JWT_KEYS = [{ kid: 'b1', algorithm: 'HS256', secret: SECRET }]
+
+/** A sessionkit mechanism on a memory store of its own, with the get/set routes. */
+function onMemory (Store, plugin, options = { secret: SECRET }) {
+  return async function build (app) {
+    await app.register(plugin, { ...options, store: own(app, new Store({ maxEntries: 2_000_000 })) })
+    getSetRoutes(app)
+  }
 }
 
 /** How a client carries the credential a response handed out. */
@@ -63,9 +73,7 @@ export const contenders = {
     async build (app) {
       await app.register(fastifyCookie)
       await app.register(fastifySession, { secret: SECRET, cookieName: 'sid', saveUninitialized: false, cookie: { secure: false } })
-      app.get('/read', async (request) => ({ n: request.session.get('n') ?? null }))
-      app.post('/write', async (request) => { request.session.set('n', 1); return { ok: true } })
-      app.post('/update', async (request) => { request.session.set('n', Math.random()); return { ok: true } })
+      getSetRoutes(app)
     },
     credential: byCookie
   },
@@ -81,9 +89,7 @@ export const contenders = {
       })
       await app.register(fastifyCookie)
       await app.register(fastifySession, { secret: SECRET, cookieName: 'sid', saveUninitialized: false, cookie: { secure: false }, store: new ConnectRedisStore({ client, prefix: `bench-cr-${process.pid}:` }) })
-      app.get('/read', async (request) => ({ n: request.session.get('n') ?? null }))
-      app.post('/write', async (request) => { request.session.set('n', 1); return { ok: true } })
-      app.post('/update', async (request) => { request.session.set('n', Math.random()); return { ok: true } })
+      getSetRoutes(app)
     },
     credential: byCookie
   },
@@ -116,26 +122,17 @@ export const contenders = {
   },
   'sessionkit-cookie': {
     kind: 'sessionkit',
-    async build (app) {
-      await app.register(sessionkitCookie, { secret: SECRET, store: own(app, new MemoryStore({ maxEntries: 2_000_000 })) })
-      getSetRoutes(app)
-    },
+    build: onMemory(MemoryStore, sessionkitCookie),
     credential: byCookie
   },
   'sessionkit-header': {
     kind: 'sessionkit',
-    async build (app) {
-      await app.register(sessionkitHeader, { secret: SECRET, store: own(app, new MemoryStore({ maxEntries: 2_000_000 })) })
-      getSetRoutes(app)
-    },
+    build: onMemory(MemoryStore, sessionkitHeader),
     credential: (response) => ({ 'x-session-id': response.headers['x-session-id'] })
   },
   'sessionkit-query': {
     kind: 'sessionkit',
-    async build (app) {
-      await app.register(sessionkitQuery, { secret: SECRET, store: own(app, new MemoryStore({ maxEntries: 2_000_000 })) })
-      getSetRoutes(app)
-    },
+    build: onMemory(MemoryStore, sessionkitQuery),
     credential: (response) => ({ query: `sid=${response.headers['x-session-id']}` })
   },
   'sessionkit-cookie+redis': {
@@ -152,10 +149,7 @@ export const contenders = {
   },
   'sessionkit-jwt': {
     kind: 'sessionkit',
-    async build (app) {
-      await app.register(sessionkitJwt, { keys: [{ kid: 'b1', algorithm: 'HS256', secret: SECRET }], store: own(app, new MemoryStore({ maxEntries: 2_000_000 })) })
-      getSetRoutes(app)
-    },
+    build: onMemory(MemoryStore, sessionkitJwt, { keys: JWT_KEYS }),
     credential: (response) => ({ authorization: `Bearer ${response.headers['x-session-token']}` })
   },
   'sessionkit-jwt+redis': {
@@ -165,7 +159,7 @@ export const contenders = {
       const store = new RedisStore({ connection: REDIS_URL, prefix: `bench-skj-${process.pid}:` })
       await store.ready()
       app.addHook('onClose', async () => { await sweep(store.client, `bench-skj-${process.pid}:*`); await store.close() })
-      await app.register(sessionkitJwt, { keys: [{ kid: 'b1', algorithm: 'HS256', secret: SECRET }], store })
+      await app.register(sessionkitJwt, { keys: JWT_KEYS, store })
       getSetRoutes(app)
     },
     credential: (response) => ({ authorization: `Bearer ${response.headers['x-session-token']}` })
@@ -192,20 +186,8 @@ function own (app, store) {
 if (process.env.BENCH_BASELINE !== undefined) {
   const load = (name) => import(join(resolve(process.env.BENCH_BASELINE), 'packages', name, 'dist', 'index.js'))
   const [core, cookie, header, query, jwt] = await Promise.all(['core', 'cookie', 'header', 'query', 'jwt'].map(load))
-  const store = (app) => own(app, new core.MemoryStore({ maxEntries: 2_000_000 }))
-  const server = (plugin) => async (app) => {
-    await app.register(plugin, { secret: SECRET, store: store(app) })
-    getSetRoutes(app)
-  }
-  contenders['baseline-cookie'] = { ...contenders['sessionkit-cookie'], kind: 'baseline', build: server(cookie.sessionkitCookie) }
-  contenders['baseline-header'] = { ...contenders['sessionkit-header'], kind: 'baseline', build: server(header.sessionkitHeader) }
-  contenders['baseline-query'] = { ...contenders['sessionkit-query'], kind: 'baseline', build: server(query.sessionkitQuery) }
-  contenders['baseline-jwt'] = {
-    ...contenders['sessionkit-jwt'],
-    kind: 'baseline',
-    async build (app) {
-      await app.register(jwt.sessionkitJwt, { keys: [{ kid: 'b1', algorithm: 'HS256', secret: SECRET }], store: store(app) })
-      getSetRoutes(app)
-    }
-  }
+  contenders['baseline-cookie'] = { ...contenders['sessionkit-cookie'], kind: 'baseline', build: onMemory(core.MemoryStore, cookie.sessionkitCookie) }
+  contenders['baseline-header'] = { ...contenders['sessionkit-header'], kind: 'baseline', build: onMemory(core.MemoryStore, header.sessionkitHeader) }
+  contenders['baseline-query'] = { ...contenders['sessionkit-query'], kind: 'baseline', build: onMemory(core.MemoryStore, query.sessionkitQuery) }
+  contenders['baseline-jwt'] = { ...contenders['sessionkit-jwt'], kind: 'baseline', build: onMemory(core.MemoryStore, jwt.sessionkitJwt, { keys: JWT_KEYS }) }
 }

@@ -6,16 +6,8 @@ import { headerTransport } from './fixtures/transport.js'
 import { RedisStore } from '@sessionkit/redis'
 import { NO_REDIS, REDIS_URL } from './fixtures/redis-server.js'
 
-const SECRET = 'two-instances-secret-0123456789abcdef-0123456'
-const transport = headerTransport()
-
-async function instance (t: Test, prefix: string): Promise<string> {
-  const store = new RedisStore({ connection: REDIS_URL, prefix })
-  t.teardown(() => store.close())
-  await store.ready()
-  const app: FastifyInstance = Fastify()
-  t.teardown(() => app.close())
-  await app.register(sessionkit, { secret: SECRET, store, transports: [transport] })
+/** Log in, read, log out, and revoke a user everywhere: the same routes on every instance. */
+function accountRoutes (app: FastifyInstance): void {
   app.post<{ Body: { user: string } }>('/login', async (request) => {
     await request.session.regenerate()
     request.session.set('userId', request.body.user)
@@ -27,6 +19,19 @@ async function instance (t: Test, prefix: string): Promise<string> {
     return { ok: true }
   })
   app.post<{ Body: { user: string } }>('/revoke', async (request) => ({ revoked: await app.sessionkit.revokeUserSessions(request.body.user) }))
+}
+
+const SECRET = 'two-instances-secret-0123456789abcdef-0123456'
+const transport = headerTransport()
+
+async function instance (t: Test, prefix: string): Promise<string> {
+  const store = new RedisStore({ connection: REDIS_URL, prefix })
+  t.teardown(() => store.close())
+  await store.ready()
+  const app: FastifyInstance = Fastify()
+  t.teardown(() => app.close())
+  await app.register(sessionkit, { secret: SECRET, store, transports: [transport] })
+  accountRoutes(app)
   await app.listen({ port: 0, host: '127.0.0.1' })
   return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
 }
@@ -65,17 +70,7 @@ t.test('JWT sessions on two instances sharing Redis: a logout and a user-wide re
     const app = Fastify()
     t.teardown(() => app.close())
     await app.register(sessionkitJwt, { keys: [{ kid: 'shared', algorithm: 'HS256', secret: SECRET }], store })
-    app.post<{ Body: { user: string } }>('/login', async (request) => {
-      await request.session.regenerate()
-      request.session.set('userId', request.body.user)
-      return { ok: true }
-    })
-    app.get('/me', async (request) => ({ user: request.session.get('userId') ?? null }))
-    app.post('/logout', async (request) => {
-      await request.session.destroy()
-      return { ok: true }
-    })
-    app.post<{ Body: { user: string } }>('/revoke', async (request) => ({ revoked: await app.sessionkit.revokeUserSessions(request.body.user) }))
+    accountRoutes(app)
     return app
   }
   const [a, b] = [await jwtInstance(), await jwtInstance()]
