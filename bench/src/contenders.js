@@ -42,6 +42,17 @@ function onMemory (Store, plugin, options = { secret: SECRET }) {
   }
 }
 
+/** A sessionkit mechanism on Redis under a prefix of its own, deleted when the server closes. */
+function onRedis (prefix, plugin, options) {
+  return async function build (app) {
+    const store = new RedisStore({ connection: REDIS_URL, prefix: `${prefix}-${process.pid}:` })
+    await store.ready()
+    app.addHook('onClose', async () => { await sweep(store.client, `${prefix}-${process.pid}:*`); await store.close() })
+    await app.register(plugin, { ...options, store })
+    getSetRoutes(app)
+  }
+}
+
 /** How a client carries the credential a response handed out. */
 const byCookie = (response, name = 'sid') => {
   const line = [].concat(response.headers['set-cookie'] ?? []).find((c) => c.startsWith(name + '='))
@@ -138,13 +149,7 @@ export const contenders = {
   'sessionkit-cookie+redis': {
     kind: 'sessionkit',
     redis: true,
-    async build (app) {
-      const store = new RedisStore({ connection: REDIS_URL, prefix: `bench-sk-${process.pid}:` })
-      await store.ready()
-      app.addHook('onClose', async () => { await sweep(store.client, `bench-sk-${process.pid}:*`); await store.close() })
-      await app.register(sessionkitCookie, { secret: SECRET, store })
-      getSetRoutes(app)
-    },
+    build: onRedis('bench-sk', sessionkitCookie, { secret: SECRET }),
     credential: byCookie
   },
   'sessionkit-jwt': {
@@ -155,13 +160,7 @@ export const contenders = {
   'sessionkit-jwt+redis': {
     kind: 'sessionkit',
     redis: true,
-    async build (app) {
-      const store = new RedisStore({ connection: REDIS_URL, prefix: `bench-skj-${process.pid}:` })
-      await store.ready()
-      app.addHook('onClose', async () => { await sweep(store.client, `bench-skj-${process.pid}:*`); await store.close() })
-      await app.register(sessionkitJwt, { keys: JWT_KEYS, store })
-      getSetRoutes(app)
-    },
+    build: onRedis('bench-skj', sessionkitJwt, { keys: JWT_KEYS }),
     credential: (response) => ({ authorization: `Bearer ${response.headers['x-session-token']}` })
   }
 }
