@@ -122,7 +122,10 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
         }
         done(null, payload)
       })
-      // Fastify logs req.url with every request; a child logger whose req serializer redacts it
+      // Fastify logs req.url with every request; a child logger whose req serializer redacts it.
+      // A logger whose children are itself (Fastify's with `logger: false`) takes no serializers and
+      // logs nothing: a factory there would only cost every request of the scope a call.
+      if (fastify.log.child({}) === fastify.log) return
       fastify.setChildLoggerFactory(function redactingChildLogger (logger, bindings, opts) {
         return logger.child(bindings, {
           ...opts,

@@ -61,6 +61,13 @@ t.test('the credential is in no log line', async (t) => {
   t.notOk(text.includes(sid.slice(0, 43)), 'nor its token')
 })
 
+t.test('the redacting child logger is installed only where there is a logger to redact for', async (t) => {
+  const silent = await build(t)
+  t.equal(silent.childLoggerFactory, Fastify().childLoggerFactory, 'logger: false: Fastify\'s own factory, no call per request')
+  const logging = await build(t, {}, [])
+  t.not(logging.childLoggerFactory, Fastify().childLoggerFactory, 'with a logger: ours')
+})
+
 t.test('a redirect to another host carries no sid; a same-origin one keeps it', async (t) => {
   const app = await build(t)
   const out = await app.inject({ method: 'GET', url: '/redirect-out' })
