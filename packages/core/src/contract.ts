@@ -88,9 +88,14 @@ export interface SessionSummary {
 
 /**
  * What a store that holds everything in this process (no I/O) answers at once: each method answers
- * exactly as its async twin, so that a request's session is read, and saved, without a promise.
+ * as its async twin (`get` without copying), so that a request's session is read, and saved,
+ * without a promise.
  */
 export interface SyncAccess {
+  /**
+   * As `get`, except that the record's `data` may be the store's own, frozen: the engines read it
+   * and copy what they change, and nothing else may hold on to it.
+   */
   get(id: string): StoredSession | null
   isTokenRevoked(jti: string): boolean
   userGeneration(userId: string): number

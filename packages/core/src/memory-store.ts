@@ -17,8 +17,11 @@ export interface MemoryStoreOptions {
 }
 
 interface Entry {
-  /** The record serialised: what the store holds is isolated from every caller's objects. */
-  json: string
+  /**
+   * The record's data, a deep copy frozen all through: isolated from every caller's objects, and
+   * read by the engines without a copy (`sync.get`).
+   */
+  data: Readonly<Record<string, unknown>>
   version: number
   userId: string | null
   createdAt: number
@@ -79,9 +82,13 @@ export class MemoryStore implements SessionStore {
   }
 
   async get (id: string): Promise<StoredSession | null> {
-    return this.#get(id)
+    const record = this.#get(id)
+    // the caller's own copy, to change as it likes
+    if (record !== null) record.data = JSON.parse(JSON.stringify(record.data))
+    return record
   }
 
+  /** The record, its data the stored one: frozen, shared, read without a copy. */
   #get (id: string): StoredSession | null {
     const entry = this.#live(id)
     if (entry === undefined) return null
@@ -90,7 +97,7 @@ export class MemoryStore implements SessionStore {
       createdAt: entry.createdAt,
       lastSeenAt: entry.lastSeenAt,
       userId: entry.userId,
-      data: JSON.parse(entry.json)
+      data: entry.data as Record<string, unknown>
     }
   }
 
@@ -102,13 +109,13 @@ export class MemoryStore implements SessionStore {
     const current = this.#live(id)
     if ((current?.version ?? 0) !== expectedVersion) return false
     if (current === undefined && this.#sessions.size >= this.#maxEntries) this.#evict()
-    this.#write(id, record, current, ttl)
+    this.#write(id, record, frozenData(record.data), current, ttl)
     return true
   }
 
-  #write (id: string, record: StoredSession, current: Entry | undefined, ttl: number): void {
+  #write (id: string, record: StoredSession, data: Readonly<Record<string, unknown>>, current: Entry | undefined, ttl: number): void {
     const entry: Entry = {
-      json: JSON.stringify(record.data),
+      data,
       version: record.version,
       userId: record.userId,
       createdAt: record.createdAt,
@@ -129,13 +136,15 @@ export class MemoryStore implements SessionStore {
   #merge (id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null }, ttl: number): number | null {
     const entry = this.#live(id)
     if (entry === undefined) return null
-    const data = JSON.parse(entry.json) as Record<string, unknown>
+    // the stored values are frozen already: only the changed ones are copied
+    const data: Record<string, unknown> = { ...entry.data }
     for (const [key, value] of changes) {
       if (value === undefined) delete data[key]
-      else data[key] = value
+      else data[key] = frozenValue(value)
     }
+    Object.freeze(data)
     const record = { version: entry.version + 1, createdAt: entry.createdAt, lastSeenAt: meta.lastSeenAt, userId: meta.userId === undefined ? entry.userId : meta.userId, data }
-    this.#write(id, record, entry, ttl)
+    this.#write(id, record, data, entry, ttl)
     return record.version
   }
 
@@ -264,6 +273,57 @@ export class MemoryStore implements SessionStore {
       if (ids.size === 1) this.#users.set(userId, ids.values().next().value as string)
     }
   }
+}
+
+/** How deep a copy goes before it leaves the value to JSON (which throws on a cycle). */
+const MAX_DEPTH = 64
+const NOT_PLAIN = Symbol('not plain JSON')
+
+/** A frozen deep copy of `data`, holding exactly what JSON would. */
+function frozenData (data: Record<string, unknown>): Readonly<Record<string, unknown>> {
+  return frozenValue(data) as Readonly<Record<string, unknown>>
+}
+
+function frozenValue (value: unknown): unknown {
+  const copy = plainFrozen(value, 0)
+  return copy === NOT_PLAIN ? deepFreeze(JSON.parse(JSON.stringify(value))) : copy
+}
+
+/**
+ * A frozen copy of a value made only of plain objects, arrays, strings, booleans, finite numbers
+ * and null, or `NOT_PLAIN` for anything JSON would change or refuse (a date, `undefined`, a
+ * `__proto__` key, a cycle): JSON then decides what is stored.
+ */
+function plainFrozen (value: unknown, depth: number): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value
+  if (typeof value === 'number') return Number.isFinite(value) ? value : NOT_PLAIN
+  if (typeof value !== 'object' || depth === MAX_DEPTH) return NOT_PLAIN
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length)
+    for (let i = 0; i < value.length; i++) {
+      const item = plainFrozen(value[i], depth + 1)
+      if (item === NOT_PLAIN) return NOT_PLAIN
+      out[i] = item
+    }
+    return Object.freeze(out)
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return NOT_PLAIN
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(value)) {
+    const item = plainFrozen((value as Record<string, unknown>)[key], depth + 1)
+    if (item === NOT_PLAIN || key === '__proto__') return NOT_PLAIN
+    out[key] = item
+  }
+  return Object.freeze(out)
+}
+
+/** What JSON.parse made, frozen all through. */
+function deepFreeze (value: unknown): unknown {
+  if (value !== null && typeof value === 'object') {
+    for (const item of Object.values(value)) deepFreeze(item)
+    Object.freeze(value)
+  }
+  return value
 }
 
 const SYNC_METHODS = ['get', 'isTokenRevoked', 'userGeneration', 'set', 'merge', 'touch'] as const

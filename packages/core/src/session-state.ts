@@ -11,7 +11,13 @@ const hasOwn = Object.hasOwn
  * when something changed. Mechanisms extend it with their lifecycle (`regenerate`, `destroy`, ...).
  */
 export abstract class SessionState implements Session {
+  /**
+   * The data as loaded, then this request's changes applied. Until the first change it may be shared
+   * (a store's frozen record, a verified token's claims) and is only read: the first change copies
+   * it, and an object value is copied before it is handed out.
+   */
   #data: Record<string, unknown>
+  #owned = false
   /** Keys set (value) or deleted (`undefined`) by this request. */
   readonly changes = new Map<string, unknown>()
   /** JSON of object values handed out by `get`, to see changes made inside them. */
@@ -49,9 +55,13 @@ export abstract class SessionState implements Session {
 
   get<K extends SessionKey> (key: K): SessionData[K] | undefined {
     if (!hasOwn(this.#data, key)) return undefined
-    const value = this.#data[key]
+    let value = this.#data[key]
     if (value !== null && typeof value === 'object' && !this.changes.has(key) && !this.#snapshots.has(key)) {
-      this.#snapshots.set(key, JSON.stringify(value))
+      // this request's own copy: changes made inside it are found at the end, by its snapshot
+      const snapshot = JSON.stringify(value)
+      this.#snapshots.set(key, snapshot)
+      value = JSON.parse(snapshot)
+      this.#own()[key] = value
     }
     return value as SessionData[K]
   }
@@ -64,7 +74,7 @@ export abstract class SessionState implements Session {
       return
     }
     const copy = cloneStorable(key, value)
-    this.#data[key] = copy
+    this.#own()[key] = copy
     this.changes.set(key, copy)
     this.#snapshots.delete(key)
   }
@@ -77,7 +87,7 @@ export abstract class SessionState implements Session {
     assertKey(key)
     this.assertOpen('delete')
     if (!hasOwn(this.#data, key)) return
-    delete this.#data[key]
+    delete this.#own()[key]
     this.changes.set(key, undefined)
     this.#snapshots.delete(key)
   }
@@ -98,10 +108,10 @@ export abstract class SessionState implements Session {
     if (this.#snapshots.size === 0) return this.changes
     for (const [key, before] of this.#snapshots) {
       const value = this.#data[key]
-      // re-validated here: an object changed in place never went through set()
+      // re-validated here: an object changed in place never went through set(). The request keeps
+      // its object (it may change it again after a save); what is written is the copy.
       const copy = cloneStorable(key, value)
       if (JSON.stringify(copy) !== before) {
-        this.#data[key] = copy
         this.changes.set(key, copy)
         this.#snapshots.delete(key)
       }
@@ -119,11 +129,35 @@ export abstract class SessionState implements Session {
     return kept
   }
 
-  /** Replaces the data and forgets every change: after a save, or when the session ends. */
+  /**
+   * After a save: `data` is what was saved, and no change is left. An object the request may still
+   * hold (read with `get`, or set) stays watched, so that a change made inside it after the save is
+   * saved too.
+   */
+  committed (data: Record<string, unknown>): void {
+    const watched = this.closed ? [] : [...this.#snapshots.keys(), ...this.changes.keys()]
+    this.reset(data)
+    for (const key of watched) {
+      const value = data[key]
+      if (value !== null && typeof value === 'object') this.#snapshots.set(key, JSON.stringify(value))
+    }
+  }
+
+  /** Replaces the data and forgets every change: when the session ends. */
   reset (data: Record<string, unknown>): void {
     this.#data = data
+    this.#owned = false
     this.changes.clear()
     this.#snapshots.clear()
+  }
+
+  /** The data, copied first if it is not this session's own yet. */
+  #own (): Record<string, unknown> {
+    if (!this.#owned) {
+      this.#data = { ...this.#data }
+      this.#owned = true
+    }
+    return this.#data
   }
 
   assertOpen (what: string): void {

@@ -89,7 +89,7 @@ export class ServerSession extends SessionState {
     this.token = token
     this.#id = id
     this.record = record
-    this.reset(record.data)
+    this.committed(record.data)
   }
 
   /** The session ended elsewhere while this request ran: it is not written back. */

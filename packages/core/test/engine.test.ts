@@ -521,3 +521,41 @@ t.test('a session that gains a user without regenerate() joins the user index', 
   await app.inject({ method: 'POST', url: '/set', headers: { 'x-test-session': credential }, payload: { note: 'x' } })
   t.equal((await store.listUserSessions('uma')).length, 1, 'a change that leaves the user alone keeps it indexed')
 })
+
+t.test('objects read from a stored session are the request\'s own: changes inside them are saved, and reach the store only by a save', async (t) => {
+  let seen: unknown
+  const { app, store } = await buildApp(t, {}, (app) => {
+    routes(app)
+    app.post('/add', async (request) => {
+      const cart = request.session.get('cart') as { items: string[] }
+      cart.items.push('b')
+      seen = store.sync?.get(request.session.id as string)?.data
+      t.equal(request.session.get('cart'), cart, 'the same object on every get of the request')
+      return { ok: true }
+    })
+    app.post('/save-then-change', async (request) => {
+      const cart = request.session.get('cart') as { items: string[] }
+      cart.items.push('c')
+      await request.session.save()
+      cart.items.push('after save')
+      request.session.set('n', 2)
+      const stored = store.sync?.get(request.session.id as string)?.data
+      return { stored }
+    })
+    app.post('/throw-inside', async (request) => {
+      const cart = request.session.get('cart') as { items: string[] }
+      cart.items.push('lost')
+      throw new Error('boom')
+    })
+  })
+  const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: { items: ['a'] }, n: 1 } })) as string
+  const headers = { 'x-test-session': credential }
+  t.equal((await app.inject({ method: 'POST', url: '/add', headers })).statusCode, 200)
+  t.same(seen, { cart: { items: ['a'] }, n: 1 }, 'the stored record is untouched while the request runs')
+  t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data, { cart: { items: ['a', 'b'] }, n: 1 }, 'the change inside was saved at the end')
+  const response = await app.inject({ method: 'POST', url: '/save-then-change', headers })
+  t.same(response.json().stored, { cart: { items: ['a', 'b', 'c'] }, n: 1 }, 'save() stored a copy: later changes are not in it')
+  t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data, { cart: { items: ['a', 'b', 'c', 'after save'] }, n: 2 }, 'and the end of the request saved them')
+  t.equal((await app.inject({ method: 'POST', url: '/throw-inside', headers })).statusCode, 500)
+  t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data, { cart: { items: ['a', 'b', 'c', 'after save'] }, n: 2 }, 'a failed request changed nothing stored')
+})

@@ -17,7 +17,7 @@ t.test('the entry cap evicts the least recently active session', async (t) => {
   t.same((await store.listUserSessions('u')).map((s) => s.id).sort(), [id(1), id(3), id(4)])
 })
 
-t.test('expired entries are swept without being read', async (t) => {
+t.test('expired entries are swept on a timer', async (t) => {
   const clock = new ManualClock()
   const store = new MemoryStore({ now: clock.now, sweepInterval: 10 })
   t.teardown(() => store.close())
@@ -25,13 +25,8 @@ t.test('expired entries are swept without being read', async (t) => {
   await store.set(id(2), record(), 0, 5_000)
   await store.revokeToken('j1', 1_000)
   clock.advance(2_000)
-  const parse = JSON.parse
-  let parsed = 0
-  JSON.parse = (...args: Parameters<typeof JSON.parse>) => { parsed++; return parse(...args) }
-  t.teardown(() => { JSON.parse = parse })
   await new Promise((resolve) => setTimeout(resolve, 30))
   t.equal(store.size, 1, 'swept on the timer')
-  t.equal(parsed, 0, 'without parsing any record')
   t.same(await store.listUserSessions('v'), [])
   store.close()
   store.close()
@@ -44,4 +39,65 @@ t.test('an expired denylist entry is dropped when read', async (t) => {
   await store.revokeToken('j2', 1_000)
   clock.advance(1_000)
   t.equal(await store.isTokenRevoked('j2'), false)
+})
+
+function frozenThrough (value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return true
+  return Object.isFrozen(value) && Object.values(value).every(frozenThrough)
+}
+
+t.test('what is stored is a frozen deep copy: read without a copy by the engines, copied for everyone else', async (t) => {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const sync = store.sync as NonNullable<MemoryStore['sync']>
+  const data = { cart: { items: [{ sku: 'a', qty: 1 }] }, name: 'x', flag: true, none: null }
+  await store.set(id(1), { version: 1, createdAt: 0, lastSeenAt: 0, userId: null, data }, 0, 60_000)
+  data.cart.items[0]!.qty = 9
+  data.name = 'changed'
+  const shared = sync.get(id(1)) as StoredSession
+  t.same(shared.data, { cart: { items: [{ sku: 'a', qty: 1 }] }, name: 'x', flag: true, none: null }, 'the caller changing its object changes nothing stored')
+  t.ok(frozenThrough(shared.data), 'frozen all through')
+  t.equal((sync.get(id(1)) as StoredSession).data, shared.data, 'the engines read it without a copy')
+  const own = await store.get(id(1)) as StoredSession
+  t.not(own.data, shared.data)
+  ;(own.data.cart as { items: unknown[] }).items.push('more')
+  t.notOk(Object.isFrozen(own.data), 'get() hands out a copy to change at will')
+  t.same((sync.get(id(1)) as StoredSession).data.cart, { items: [{ sku: 'a', qty: 1 }] })
+
+  const change = { items: ['b'] }
+  t.equal(sync.merge?.(id(1), new Map<string, unknown>([['cart', change], ['name', undefined]]), { lastSeenAt: 1 }, 60_000), 2)
+  change.items.push('c')
+  const merged = sync.get(id(1)) as StoredSession
+  t.same(merged.data, { cart: { items: ['b'] }, flag: true, none: null }, 'merged values are copied too')
+  t.ok(frozenThrough(merged.data))
+})
+
+t.test('it stores exactly what JSON would: dates, undefined, NaN, holes, instances, "__proto__", depth', async (t) => {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  class Point { x = 1 }
+  let deep: Record<string, unknown> = { end: true }
+  for (let i = 0; i < 100; i++) deep = { deep }
+  const cases: Array<[string, Record<string, unknown>]> = [
+    ['a date', { at: new Date(0) }],
+    ['undefined', { gone: undefined, kept: 1 }],
+    ['NaN and Infinity', { n: NaN, i: -Infinity }],
+    ['an array hole', { list: [1, , 3] }], // eslint-disable-line no-sparse-arrays
+    ['an instance', { p: new Point() }],
+    ['a "__proto__" key', JSON.parse('{"o":{"__proto__":{"polluted":true}}}')],
+    ['a toJSON', { v: { toJSON: () => 'as json' } }],
+    ['100 levels', deep]
+  ]
+  let n = 10
+  for (const [what, data] of cases) {
+    await store.set(id(++n), { version: 1, createdAt: 0, lastSeenAt: 0, userId: null, data }, 0, 60_000)
+    const stored = (store.sync?.get(id(n)) as StoredSession).data
+    t.same(stored, JSON.parse(JSON.stringify(data)), what)
+    t.ok(frozenThrough(stored), `${what}: frozen`)
+  }
+  t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype polluted')
+  const cycle: Record<string, unknown> = {}
+  cycle.self = cycle
+  await t.rejects(store.set(id(99), { version: 1, createdAt: 0, lastSeenAt: 0, userId: null, data: cycle }, 0, 60_000), TypeError, 'a cycle is refused, as JSON refuses it')
+  t.equal(await store.get(id(99)), null)
 })

@@ -154,7 +154,7 @@ export class JwtEngine implements TokenBackend {
     session.claims = claims
     session.issued = token
     session.refreshToken = refreshToken ?? session.refreshToken
-    session.reset(data)
+    session.committed(data)
   }
 
   /** POST /refresh: rotates the refresh token, or revokes its family when a spent one comes back. */

@@ -25,8 +25,8 @@ export class JwtSession extends SessionState {
   refreshToken: string | null = null
 
   constructor (backend: TokenBackend, transport: Transport, claims: AccessClaims | null) {
-    // copied: verified claims are shared between requests (deeply only when a value is an object)
-    super(transport, claims === null ? {} : copyData(claims.sk))
+    // verified claims are shared between requests: the session copies before it changes anything
+    super(transport, claims === null ? {} : claims.sk)
     this.backend = backend
     this.claims = claims
   }
@@ -81,12 +81,4 @@ export class JwtSession extends SessionState {
     this.assertOpen('save')
     await this.backend.issue(this)
   }
-}
-
-function copyData (data: Record<string, unknown>): Record<string, unknown> {
-  for (const key in data) {
-    const value = data[key]
-    if (value !== null && typeof value === 'object') return structuredClone(data)
-  }
-  return { ...data }
 }
