@@ -122,9 +122,11 @@ export class MemoryStore implements SessionStore {
       lastSeenAt: record.lastSeenAt,
       expiresAt: this.#now() + ttl
     }
-    if (current !== undefined && current.userId !== entry.userId) this.#unindex(id, current.userId)
-    // re-inserted, so that map order is activity order and eviction takes the least recently active
-    this.#sessions.delete(id)
+    if (current !== undefined) {
+      if (current.userId !== entry.userId) this.#unindex(id, current.userId)
+      // re-inserted, so that map order is activity order and eviction takes the least recently active
+      this.#sessions.delete(id)
+    }
     this.#sessions.set(id, entry)
     this.#index(id, entry.userId)
   }

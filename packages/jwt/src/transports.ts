@@ -7,7 +7,15 @@ export interface BearerTransportOptions {
   responseHeader?: string
 }
 
-const BEARER = /^Bearer ([^\s]+)$/i
+const WHITESPACE = /\s/
+
+/** The token of an `Authorization: Bearer <token>` header (the scheme in any case), else `''`. */
+function bearerToken (header: string): string {
+  if (header.length < 8 || header.charCodeAt(6) !== 32) return ''
+  if (!header.startsWith('Bearer') && header.slice(0, 6).toLowerCase() !== 'bearer') return ''
+  const token = header.slice(7)
+  return WHITESPACE.test(token) ? '' : token
+}
 
 /**
  * The token in `Authorization: Bearer <token>`; new tokens in `X-Session-Token`. Strict: one
@@ -30,7 +38,7 @@ export function bearerTransport (options: BearerTransportOptions = {}): Transpor
     read (request: FastifyRequest) {
       const header = request.headers.authorization
       if (header === undefined) return undefined
-      return BEARER.exec(header)?.[1] ?? ''
+      return bearerToken(header)
     },
     write (_request: FastifyRequest, reply: FastifyReply, credential: string) {
       send(reply, credential)

@@ -4,7 +4,7 @@ import { Socket } from 'node:net'
 import Fastify from 'fastify'
 import { MemoryStore } from '@sessionkit/core'
 import { ManualClock } from '@sessionkit/core/testing'
-import { sessionkitJwt, type JwtSessionOptions } from '@sessionkit/jwt'
+import { bearerTransport, sessionkitJwt, type JwtSessionOptions } from '@sessionkit/jwt'
 import { buildJwtApp, bearer } from './fixtures/app.js'
 import { claimsAt, forge, rsa, SECRET, tokenOf, HS_KEY } from './fixtures/keys.js'
 
@@ -224,6 +224,26 @@ t.test('fast-jwt is at a version with the 2026 advisories fixed (CVE-2026-34950,
   const { version } = require('fast-jwt/package.json') as { version: string }
   const [major, minor, patch] = version.split('.').map(Number) as [number, number, number]
   t.ok(major > 6 || (major === 6 && (minor > 2 || (minor === 2 && patch >= 4))), `fast-jwt ${version}`)
+})
+
+t.test('the Bearer transport reads exactly what /^Bearer ([^\\s]+)$/i matches', async (t) => {
+  const transport = bearerTransport()
+  const oracle = (header: string): string => /^Bearer ([^\s]+)$/i.exec(header)?.[1] ?? ''
+  const headers = ['Bearer', 'Bearer ', 'Bearer  x', 'Bearer x', 'BEARER x', 'bEaReR x.y.z', 'Bearerx', 'Bearer\tx', 'Bearer x\u00a0', 'Bearer x y',
+    'Bearer\u00a0x', ' Bearer x', 'Bearer x ', 'Basic x', 'Bearer\u2028x', 'bearer €', 'xBearer x']
+  // and random ones around the scheme
+  const alphabet = ['B', 'b', 'e', 'E', 'a', 'r', 'R', ' ', '\t', 'x', '.', '\u00a0', '€', '-']
+  for (let i = 0; i < 5_000; i++) {
+    let header = Math.random() < 0.5 ? 'Bearer ' : ''
+    for (let n = Math.floor(Math.random() * 10); n > 0; n--) header += alphabet[Math.floor(Math.random() * alphabet.length)]
+    headers.push(header)
+  }
+  let mismatches = 0
+  for (const authorization of headers) {
+    if (transport.read({ headers: { authorization } } as never) !== oracle(authorization)) mismatches++
+  }
+  t.equal(mismatches, 0, `${headers.length} headers`)
+  t.equal(transport.read({ headers: {} } as never), undefined, 'no header, no credential')
 })
 
 t.test('Bearer with no token, Basic, two tokens: 401, never 500', async (t) => {
