@@ -1,4 +1,4 @@
-// pnpm --filter @sessionkit/bench profile <read|write|update|plain> <contender> [other contender]
+// pnpm --filter @sessionkit/bench run profile <read|write|update|plain> <contender> [other contender]
 // Runs each contender under `--cpu-prof`, drives it with autocannon (2 s warm-up, 6 s measured), and
 // prints where its CPU time went, in µs per request by function; given two contenders, the
 // difference, largest first: what the second one spends that the first does not. Kernel time for

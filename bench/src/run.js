@@ -1,6 +1,6 @@
 // pnpm bench [--full] [--only=name,name] : throughput of every contender, interleaved rounds,
 // medians, ratios to bare Fastify and to the closest anchor; memory per idle session; a chart.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { writeFileSync, mkdirSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -13,14 +13,16 @@ const here = dirname(fileURLToPath(import.meta.url))
 const args = process.argv.slice(2)
 const full = args.includes('--full')
 const only = args.find((arg) => arg.startsWith('--only='))?.slice(7).split(',')
-// full: every scenario, 5 interleaved rounds of 2 s each; quick: read and no-session, one round
+// full: every scenario, 6 interleaved rounds; quick: read and no-session, one round. Each sample
+// lasts `duration` seconds (autocannon counts in whole seconds) and is paired with a sample of bare
+// Fastify taken right beside it.
 const mode = full
-  ? { name: 'full', rounds: 5, duration: 2, scenarios: ['read', 'update', 'plain', 'write'] }
+  ? { name: 'full', rounds: 6, duration: 1, scenarios: ['read', 'update', 'plain', 'write'] }
   : { name: 'quick', rounds: 1, duration: 2, scenarios: ['read', 'plain'] }
 const rounds = args.find((arg) => arg.startsWith('--rounds='))
 if (rounds !== undefined) mode.rounds = Number(rounds.slice(9))
-/** Seconds of load before each measurement, not recorded: longer for a server's first scenario. */
-const WARM_UP = { first: 1, next: 0.5 }
+/** Seconds of load before a server's first measurement of a route, not recorded. */
+const WARM_UP = 1
 const CONNECTIONS = 50
 /** Each sessionkit contender against the anchor users would otherwise pick. */
 const ANCHOR = {
@@ -34,46 +36,84 @@ const ANCHOR = {
 /** The no-session route only means something where sessions are server-side. */
 const PLAIN = ['bare', 'fastify-session', 'sessionkit-cookie', 'sessionkit-header', 'sessionkit-query', 'baseline-cookie', 'baseline-header', 'baseline-query']
 
-const names = Object.keys(contenders).filter((name) => only === undefined || only.includes(name) || name === 'bare')
+const names = Object.keys(contenders).filter((name) => name !== 'bare' && (only === undefined || only.includes(name)))
 
 function startServer (name) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(here, 'server.js'), name], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [join(here, 'server.js'), name], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
     let buffer = ''
     child.stdout.on('data', (chunk) => {
       buffer += chunk
       const line = buffer.split('\n')[0]
-      if (buffer.includes('\n')) resolve({ child, ...JSON.parse(line) })
+      if (buffer.includes('\n')) resolve({ child, name, warm: new Set(), ...JSON.parse(line) })
     })
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
   })
 }
 
+async function stopServer (server) {
+  server.child.removeAllListeners('exit')
+  server.child.kill('SIGTERM')
+  await new Promise((resolve) => server.child.once('exit', resolve))
+}
+
 const ROUTES = { read: ['GET', '/read', true], write: ['POST', '/write', false], update: ['POST', '/update', true], plain: ['GET', '/plain', false] }
 
+/** One measurement of one scenario on one server, after a warm-up the first time that server serves it. */
+async function sample (server, scenario) {
+  const [method, path, withSession] = ROUTES[scenario]
+  const url = `http://127.0.0.1:${server.port}${path}${withSession && server.query ? `?${server.query}` : ''}`
+  const headers = withSession ? server.headers : {}
+  if (!server.warm.has(scenario)) {
+    await autocannon({ url, method, headers, connections: CONNECTIONS, duration: WARM_UP })
+    server.warm.add(scenario)
+  }
+  const before = await cpuOf(server)
+  const result = await autocannon({ url, method, headers, connections: CONNECTIONS, duration: mode.duration })
+  const after = await cpuOf(server)
+  return {
+    rps: result.requests.total / result.duration,
+    p99: result.latency.p99,
+    // the server's own CPU time (user and system, all its threads) per request served
+    cpu: (after.user + after.system - before.user - before.system) / result.requests.total,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx
+  }
+}
+
+/** The CPU time a server process has used so far, in µs. */
+function cpuOf (server) {
+  return new Promise((resolve) => {
+    server.child.once('message', resolve)
+    server.child.send('cpu')
+  })
+}
+
 /**
- * One contender's turn in a round: one server process, each scenario warmed up then measured
- * against it (write last, so that the others run on a store holding one session).
+ * One contender's turn in a round: a process of its own, each scenario measured against it (write
+ * last, so that the others run on a store holding one session), each sample paired with one of the
+ * round's bare Fastify taken just before or just after it (alternately), so that the ratio of the
+ * pair is what the machine's drift, seconds long, leaves alone.
  */
-async function measureContender (name) {
+async function measureContender (name, bare, bareFirst) {
   const server = await startServer(name)
   const results = {}
   try {
     for (const scenario of mode.scenarios) {
       if (scenario === 'plain' && !PLAIN.includes(name)) continue
-      const [method, path, withSession] = ROUTES[scenario]
-      const url = `http://127.0.0.1:${server.port}${path}${withSession && server.query ? `?${server.query}` : ''}`
-      const headers = withSession ? server.headers : {}
-      const warmUp = Object.keys(results).length === 0 ? WARM_UP.first : WARM_UP.next
-      await autocannon({ url, method, headers, connections: CONNECTIONS, duration: warmUp })
-      const result = await autocannon({ url, method, headers, connections: CONNECTIONS, duration: mode.duration })
-      results[scenario] = { rps: result.requests.total / result.duration, p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx }
+      let own, reference
+      if (bareFirst) {
+        reference = await sample(bare, scenario)
+        own = await sample(server, scenario)
+      } else {
+        own = await sample(server, scenario)
+        reference = await sample(bare, scenario)
+      }
+      results[scenario] = { ...own, bare: reference, ratio: own.rps / reference.rps, cpuRatio: reference.cpu / own.cpu }
     }
     return results
   } finally {
-    server.child.removeAllListeners('exit')
-    server.child.kill('SIGTERM')
-    await new Promise((resolve) => server.child.once('exit', resolve))
+    await stopServer(server)
   }
 }
 
@@ -83,40 +123,56 @@ const median = (values) => {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
+const line = (round, scenario, name, sample) => `round ${round} ${scenario.padEnd(6)} ${name.padEnd(30)} ${Math.round(sample.rps).toString().padStart(7)} req/s  p99 ${sample.p99} ms${sample.non2xx + sample.errors > 0 ? `  (${sample.non2xx} non-2xx, ${sample.errors} errors)` : ''}`
+
 const samples = {}
 const started = Date.now()
 for (let round = 1; round <= mode.rounds; round++) {
-  // each round starts one contender further on, so that no contender always runs first or last
-  const shift = (round - 1) % names.length
-  for (const name of [...names.slice(shift), ...names.slice(0, shift)]) {
-    const turn = Date.now()
-    const results = await measureContender(name)
-    process.stderr.write(`round ${round} ${name}: ${((Date.now() - turn) / 1000).toFixed(1)} s\n`)
-    for (const [scenario, sample] of Object.entries(results)) {
-      ;(samples[`${scenario}|${name}`] ??= []).push(sample)
-      process.stderr.write(`round ${round} ${scenario.padEnd(6)} ${name.padEnd(30)} ${Math.round(sample.rps).toString().padStart(7)} req/s  p99 ${sample.p99} ms${sample.non2xx + sample.errors > 0 ? `  (${sample.non2xx} non-2xx, ${sample.errors} errors)` : ''}\n`)
+  // a fresh bare Fastify each round, the reference of every pair in it
+  const bare = await startServer('bare')
+  try {
+    // each round starts one contender further on, so that no contender always runs first or last
+    const shift = (round - 1) % names.length
+    const order = [...names.slice(shift), ...names.slice(0, shift)]
+    for (const [turn, name] of order.entries()) {
+      const begun = Date.now()
+      const results = await measureContender(name, bare, (round + turn) % 2 === 0)
+      process.stderr.write(`round ${round} ${name}: ${((Date.now() - begun) / 1000).toFixed(1)} s\n`)
+      for (const [scenario, result] of Object.entries(results)) {
+        ;(samples[`${scenario}|${name}`] ??= []).push(result)
+        ;(samples[`${scenario}|bare`] ??= []).push({ ...result.bare, ratio: 1, cpuRatio: 1 })
+        process.stderr.write(`${line(round, scenario, name, result)}  ${result.ratio.toFixed(2)} x the bare beside it (${Math.round(result.bare.rps)} req/s); CPU ${result.cpu.toFixed(1)} µs/request, ${result.cpuRatio.toFixed(2)} x${result.bare.non2xx + result.bare.errors > 0 ? ' bare failed' : ''}\n`)
+      }
     }
+  } finally {
+    await stopServer(bare)
   }
 }
 
 const rows = []
 for (const scenario of ['read', 'write', 'update', 'plain'].filter((name) => mode.scenarios.includes(name))) {
-  const bare = median(samples[`${scenario}|bare`].map((s) => s.rps))
-  for (const name of names) {
+  for (const name of ['bare', ...names]) {
     const list = samples[`${scenario}|${name}`]
     if (list === undefined) continue
-    const rps = median(list.map((s) => s.rps))
+    // the median of the paired ratios: each against the bare sample taken beside it
+    const vsBare = median(list.map((s) => s.ratio))
     const anchor = ANCHOR[name]
     const anchorList = anchor === undefined ? undefined : samples[`${scenario}|${anchor}`]
     rows.push({
       scenario,
       contender: name,
       kind: contenders[name].kind,
-      rps: Math.round(rps),
+      rps: Math.round(median(list.map((s) => s.rps))),
       p99: median(list.map((s) => s.p99)),
-      vsBare: Number((rps / bare).toFixed(3)),
+      vsBare: Number(vsBare.toFixed(3)),
+      ratios: name === 'bare' ? undefined : list.map((s) => Number(s.ratio.toFixed(3))),
+      // the server's CPU per request, and bare's over the contender's in each pair: the cost of the
+      // code with the load generator's and the scheduler's noise mostly left out
+      cpuPerRequest: Number(median(list.map((s) => s.cpu)).toFixed(2)),
+      cpuVsBare: Number(median(list.map((s) => s.cpuRatio)).toFixed(3)),
+      cpuRatios: name === 'bare' ? undefined : list.map((s) => Number(s.cpuRatio.toFixed(3))),
       anchor: anchorList === undefined ? null : anchor,
-      vsAnchor: anchorList === undefined ? null : Number((rps / median(anchorList.map((s) => s.rps))).toFixed(2)),
+      vsAnchor: anchorList === undefined ? null : Number((vsBare / median(anchorList.map((s) => s.ratio))).toFixed(2)),
       failures: list.reduce((sum, s) => sum + s.non2xx + s.errors, 0)
     })
   }
@@ -129,11 +185,22 @@ const memory = await new Promise((resolve, reject) => {
   child.once('exit', (code) => code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`memory.js exited with ${code}`)))
 })
 
+/** The commit measured, and whether the working tree had changes besides the results (null outside git). */
+function revision () {
+  try {
+    const git = (...args) => execFileSync('git', args, { cwd: join(here, '..', '..'), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()
+    return { commit: git('rev-parse', '--short', 'HEAD'), changed: git('status', '--porcelain', '--', '.', ':(exclude)bench/results') !== '' }
+  } catch {
+    return null
+  }
+}
+
 const report = {
   date: new Date().toISOString(),
+  revision: revision(),
   mode: mode.name,
   machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
-  settings: { connections: CONNECTIONS, duration: mode.duration, rounds: mode.rounds },
+  settings: { connections: CONNECTIONS, duration: mode.duration, rounds: mode.rounds, reference: 'each sample paired with one of bare Fastify taken beside it' },
   seconds: Math.round((Date.now() - started) / 1000),
   rows,
   memory
@@ -143,9 +210,9 @@ mkdirSync(results, { recursive: true })
 writeFileSync(join(results, 'latest.json'), JSON.stringify(report, null, 2) + '\n')
 writeFileSync(join(results, 'chart.svg'), chart(report))
 
-const table = ['| scenario | contender | req/s | p99 ms | × bare | × anchor |', '| --- | --- | ---: | ---: | ---: | ---: |']
+const table = ['| scenario | contender | req/s | p99 ms | × bare | × anchor | CPU µs/req | CPU × bare |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |']
 for (const row of rows) {
-  table.push(`| ${row.scenario} | ${row.contender} | ${row.rps} | ${row.p99} | ${row.vsBare.toFixed(2)} | ${row.vsAnchor === null ? '' : `${row.vsAnchor.toFixed(2)} (${row.anchor})`} |${row.failures > 0 ? ` ${row.failures} failed` : ''}`)
+  table.push(`| ${row.scenario} | ${row.contender} | ${row.rps} | ${row.p99} | ${row.vsBare.toFixed(2)} | ${row.vsAnchor === null ? '' : `${row.vsAnchor.toFixed(2)} (${row.anchor})`} | ${row.cpuPerRequest.toFixed(1)} | ${row.cpuVsBare.toFixed(2)} |${row.failures > 0 ? ` ${row.failures} failed` : ''}`)
 }
 console.log(`\n${mode.name} mode, ${report.machine.cpus} cores, ${report.machine.node}, ${report.seconds} s\n`)
 console.log(table.join('\n'))

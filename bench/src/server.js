@@ -18,4 +18,6 @@ const check = await app.inject({ method: 'GET', url: '/read' + (query ? `?${quer
 if (check.statusCode !== 200 || (name !== 'bare' && check.json().n === null)) throw new Error(`${name}: the prepared session does not read back: ${check.body}`)
 await app.listen({ port: 0, host: '127.0.0.1' })
 process.stdout.write(JSON.stringify({ port: app.server.address().port, headers, query: query ?? null }) + '\n')
+// the runner asks for the CPU time this process has used, before and after each sample
+process.on('message', (message) => { if (message === 'cpu') process.send(process.cpuUsage()) })
 process.on('SIGTERM', () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
