@@ -17,7 +17,7 @@ export function chart (report) {
     y += 20
     for (const row of rows) {
       const width = Math.max(1, Math.min(1.2, row.vsBare) / 1.2 * plotWidth)
-      const colour = row.kind === 'sessionkit' ? '#2f6fde' : row.kind === 'baseline' ? '#8fb0ea' : row.contender === 'bare' ? '#7a7a7a' : '#d08a2a'
+      const colour = row.kind === 'sessionkit' ? '#2f6fde' : row.kind === 'baseline' ? '#8fb0ea' : row.contender === 'bare' || row.kind === 'control' ? '#7a7a7a' : '#d08a2a'
       parts.push(`<text x="${labelWidth - 8}" y="${y + 12}" text-anchor="end">${escape(row.contender)}</text>`)
       parts.push(`<rect x="${labelWidth}" y="${y}" width="${width.toFixed(1)}" height="${barHeight}" fill="${colour}"/>`)
       parts.push(`<text x="${labelWidth + width + 6}" y="${y + 12}">${row.vsBare.toFixed(2)}</text>`)

@@ -59,14 +59,23 @@ const byCookie = (response, name = 'sid') => {
   return { cookie: line.split(';')[0] }
 }
 
+/** Bare Fastify: the same three routes, no session. */
+async function bare (app) {
+  app.get('/read', async () => ({ n: 1 }))
+  app.post('/write', async () => ({ ok: true }))
+  app.post('/update', async () => ({ ok: true }))
+}
+
 export const contenders = {
   bare: {
     kind: 'anchor',
-    async build (app) {
-      app.get('/read', async () => ({ n: 1 }))
-      app.post('/write', async () => ({ ok: true }))
-      app.post('/update', async () => ({ ok: true }))
-    },
+    build: bare,
+    credential: () => ({})
+  },
+  // bare Fastify measured against itself: its ratios show what the method can resolve on this machine
+  'bare-control': {
+    kind: 'control',
+    build: bare,
     credential: () => ({})
   },
   'signed-cookie': {

@@ -21,11 +21,7 @@ const mode = full
   : { name: 'quick', rounds: 1, duration: 2, scenarios: ['read', 'plain'] }
 const rounds = args.find((arg) => arg.startsWith('--rounds='))
 if (rounds !== undefined) mode.rounds = Number(rounds.slice(9))
-/**
- * Seconds of load before a server's first measurement of a route, not recorded: a fresh process
- * keeps getting faster for 2-3 s (its code being optimised), and bare Fastify, the reference of
- * every pair, runs all round long, so a contender's first route gets 3 s and each next one 1 s.
- */
+/** Seconds of load before a server's first measurement of a route, not recorded (see `warmUp`). */
 const WARM_UP = { first: 3, next: 1 }
 const CONNECTIONS = 50
 /** Each sessionkit contender against the anchor users would otherwise pick. */
@@ -38,7 +34,7 @@ const ANCHOR = {
   'sessionkit-jwt+redis': 'fastify-jwt'
 }
 /** The no-session route only means something where sessions are server-side. */
-const PLAIN = ['bare', 'fastify-session', 'sessionkit-cookie', 'sessionkit-header', 'sessionkit-query', 'baseline-cookie', 'baseline-header', 'baseline-query']
+const PLAIN = ['bare', 'bare-control', 'fastify-session', 'sessionkit-cookie', 'sessionkit-header', 'sessionkit-query', 'baseline-cookie', 'baseline-header', 'baseline-query']
 
 const names = Object.keys(contenders).filter((name) => name !== 'bare' && (only === undefined || only.includes(name)))
 
@@ -63,17 +59,27 @@ async function stopServer (server) {
 
 const ROUTES = { read: ['GET', '/read', true], write: ['POST', '/write', false], update: ['POST', '/update', true], plain: ['GET', '/plain', false] }
 
-/** One measurement of one scenario on one server, after a warm-up the first time that server serves it. */
-async function sample (server, scenario) {
+function target (server, scenario) {
   const [method, path, withSession] = ROUTES[scenario]
   const url = `http://127.0.0.1:${server.port}${path}${withSession && server.query ? `?${server.query}` : ''}`
-  const headers = withSession ? server.headers : {}
-  if (!server.warm.has(scenario)) {
-    await autocannon({ url, method, headers, connections: CONNECTIONS, duration: server.warm.size === 0 ? WARM_UP.first : WARM_UP.next })
-    server.warm.add(scenario)
-  }
+  return { url, method, headers: withSession ? server.headers : {}, connections: CONNECTIONS }
+}
+
+/**
+ * Load not recorded, on both servers of a pair at once, before their first measurement of a
+ * route: a fresh process keeps getting faster for 2-3 s while its code is optimised, so its first
+ * route gets 3 s, each next one 1 s.
+ */
+async function warmUp (servers, scenario) {
+  const duration = servers[0].warm.size === 0 ? WARM_UP.first : WARM_UP.next
+  await Promise.all(servers.map((server) => autocannon({ ...target(server, scenario), duration })))
+  for (const server of servers) server.warm.add(scenario)
+}
+
+/** One measurement of one scenario on one server: req/s, p99, and the server's CPU per request. */
+async function sample (server, scenario) {
   const before = await cpuOf(server)
-  const result = await autocannon({ url, method, headers, connections: CONNECTIONS, duration: mode.duration })
+  const result = await autocannon({ ...target(server, scenario), duration: mode.duration })
   const after = await cpuOf(server)
   return {
     rps: result.requests.total / result.duration,
@@ -94,17 +100,19 @@ function cpuOf (server) {
 }
 
 /**
- * One contender's turn in a round: a process of its own, each scenario measured against it (write
- * last, so that the others run on a store holding one session), each sample paired with one of the
- * round's bare Fastify taken just before or just after it (alternately), so that the ratio of the
- * pair is what the machine's drift, seconds long, leaves alone.
+ * One contender's turn in a round: a fresh process of its own and a fresh bare Fastify beside it,
+ * started and warmed up together, so that both are as old and as warm when measured. Each scenario
+ * (write last, so that the others run on a store holding one session) is measured on both, one
+ * right after the other (which first alternates), and the ratio of the pair is what the machine's
+ * drift, seconds long, leaves alone.
  */
-async function measureContender (name, bare, bareFirst) {
-  const server = await startServer(name)
+async function measureContender (name, bareFirst) {
+  const [server, bare] = await Promise.all([startServer(name), startServer('bare')])
   const results = {}
   try {
     for (const scenario of mode.scenarios) {
       if (scenario === 'plain' && !PLAIN.includes(name)) continue
+      await warmUp([server, bare], scenario)
       let own, reference
       if (bareFirst) {
         reference = await sample(bare, scenario)
@@ -117,7 +125,7 @@ async function measureContender (name, bare, bareFirst) {
     }
     return results
   } finally {
-    await stopServer(server)
+    await Promise.all([stopServer(server), stopServer(bare)])
   }
 }
 
@@ -132,24 +140,18 @@ const line = (round, scenario, name, sample) => `round ${round} ${scenario.padEn
 const samples = {}
 const started = Date.now()
 for (let round = 1; round <= mode.rounds; round++) {
-  // a fresh bare Fastify each round, the reference of every pair in it
-  const bare = await startServer('bare')
-  try {
-    // each round starts one contender further on, so that no contender always runs first or last
-    const shift = (round - 1) % names.length
-    const order = [...names.slice(shift), ...names.slice(0, shift)]
-    for (const [turn, name] of order.entries()) {
-      const begun = Date.now()
-      const results = await measureContender(name, bare, (round + turn) % 2 === 0)
-      process.stderr.write(`round ${round} ${name}: ${((Date.now() - begun) / 1000).toFixed(1)} s\n`)
-      for (const [scenario, result] of Object.entries(results)) {
-        ;(samples[`${scenario}|${name}`] ??= []).push(result)
-        ;(samples[`${scenario}|bare`] ??= []).push({ ...result.bare, ratio: 1, cpuRatio: 1 })
-        process.stderr.write(`${line(round, scenario, name, result)}  ${result.ratio.toFixed(2)} x the bare beside it (${Math.round(result.bare.rps)} req/s); CPU ${result.cpu.toFixed(1)} µs/request, ${result.cpuRatio.toFixed(2)} x${result.bare.non2xx + result.bare.errors > 0 ? ' bare failed' : ''}\n`)
-      }
+  // each round starts one contender further on, so that no contender always runs first or last
+  const shift = (round - 1) % names.length
+  const order = [...names.slice(shift), ...names.slice(0, shift)]
+  for (const [turn, name] of order.entries()) {
+    const begun = Date.now()
+    const results = await measureContender(name, (round + turn) % 2 === 0)
+    process.stderr.write(`round ${round} ${name}: ${((Date.now() - begun) / 1000).toFixed(1)} s\n`)
+    for (const [scenario, result] of Object.entries(results)) {
+      ;(samples[`${scenario}|${name}`] ??= []).push(result)
+      ;(samples[`${scenario}|bare`] ??= []).push({ ...result.bare, ratio: 1, cpuRatio: 1 })
+      process.stderr.write(`${line(round, scenario, name, result)}  ${result.ratio.toFixed(2)} x the bare beside it (${Math.round(result.bare.rps)} req/s); CPU ${result.cpu.toFixed(1)} µs/request, ${result.cpuRatio.toFixed(2)} x${result.bare.non2xx + result.bare.errors > 0 ? ' bare failed' : ''}\n`)
     }
-  } finally {
-    await stopServer(bare)
   }
 }
 
