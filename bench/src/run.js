@@ -22,7 +22,7 @@ const mode = full
 const rounds = args.find((arg) => arg.startsWith('--rounds='))
 if (rounds !== undefined) mode.rounds = Number(rounds.slice(9))
 /** Seconds of load before a server's first measurement of a route, not recorded (see `warmUp`). */
-const WARM_UP = { first: 3, next: 1 }
+const WARM_UP = { first: 2, next: 1 }
 const CONNECTIONS = 50
 /** Each sessionkit contender against the anchor users would otherwise pick. */
 const ANCHOR = {
@@ -67,8 +67,8 @@ function target (server, scenario) {
 
 /**
  * Load not recorded, on both servers of a pair at once, before their first measurement of a
- * route: a fresh process keeps getting faster for 2-3 s while its code is optimised, so its first
- * route gets 3 s, each next one 1 s.
+ * route: a fresh process keeps getting faster for its first seconds while its code is optimised,
+ * so its first route gets 2 s, each next one 1 s.
  */
 async function warmUp (servers, scenario) {
   const duration = servers[0].warm.size === 0 ? WARM_UP.first : WARM_UP.next
