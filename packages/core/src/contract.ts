@@ -171,8 +171,9 @@ export interface Transport {
   readonly name: string
   /**
    * What happens when the credential presented is not a live session: `reject` answers 401
-   * (`FST_SESSIONKIT_INVALID_CREDENTIAL`), `anonymous` starts a new empty session and clears the
-   * client's credential unless a new one is issued.
+   * (`FST_SESSIONKIT_INVALID_CREDENTIAL`) with the credential cleared (`clear`), so that a client
+   * tells a refused credential from any other 401; `anonymous` starts a new empty session and
+   * clears the client's credential unless a new one is issued.
    */
   readonly onInvalid: 'reject' | 'anonymous'
   /** Called once at registration, in the plugin's context: add hooks, serializers, decorators. */

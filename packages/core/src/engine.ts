@@ -44,7 +44,7 @@ export class SessionEngine implements SessionBackend {
    * The session of a request, or a coded error (400 ambiguous, 401 invalid, 503 store). Synchronous
    * when the store answers reads synchronously (`store.sync`) and nothing has to be deleted.
    */
-  load (request: FastifyRequest): ServerSession | Promise<ServerSession> {
+  load (request: FastifyRequest, reply: FastifyReply): ServerSession | Promise<ServerSession> {
     const { transports } = this.options
     let credential: string | undefined
     let carrier: Transport | undefined
@@ -59,28 +59,35 @@ export class SessionEngine implements SessionBackend {
       return new ServerSession(this, this.#issuer(request), null)
     }
     const verified = this.#verify(credential as string)
-    if (verified === null) return this.#invalid(carrier)
+    if (verified === null) return this.#invalid(carrier, request, reply)
     const { sync } = this.options.store
     if (sync !== undefined) {
       const raw = this.call.now(() => sync.get(verified.id))
       const record = raw === null ? null : readRecord(raw)
       // an expired record is deleted on sight, which waits on the store
-      if (record === null || !this.#expired(record)) return this.#resume(carrier, verified, record)
+      if (record === null || !this.#expired(record)) return this.#resume(carrier, verified, record, request, reply)
     }
-    return this.#live(verified.id).then((record) => this.#resume(carrier, verified, record))
+    return this.#live(verified.id).then((record) => this.#resume(carrier, verified, record, request, reply))
   }
 
   /** The session for a verified credential: its record, or the credential's failure. */
-  #resume (carrier: Transport, verified: Verified, record: StoredSession | null): ServerSession {
-    if (record === null) return this.#invalid(carrier)
+  #resume (carrier: Transport, verified: Verified, record: StoredSession | null, request: FastifyRequest, reply: FastifyReply): ServerSession {
+    if (record === null) return this.#invalid(carrier, request, reply)
     const session = new ServerSession(this, carrier, { token: verified.token, id: verified.id, record })
     // signed by an older secret: handed back under the current one
     session.issue = verified.stale
     return session
   }
 
-  #invalid (carrier: Transport): ServerSession {
-    if (carrier.onInvalid === 'reject') throw new errors.FST_SESSIONKIT_INVALID_CREDENTIAL()
+  /**
+   * A credential that is no live session: refused (401, and the client told to forget it, the same
+   * answer whatever was wrong with it), or an anonymous session that clears it.
+   */
+  #invalid (carrier: Transport, request: FastifyRequest, reply: FastifyReply): ServerSession {
+    if (carrier.onInvalid === 'reject') {
+      carrier.clear(request, reply)
+      throw new errors.FST_SESSIONKIT_INVALID_CREDENTIAL()
+    }
     const session = new ServerSession(this, carrier, null)
     session.clearClient = true
     return session

@@ -8,8 +8,11 @@ import type { SessionState } from './session-state.js'
  * then goes through its session hooks without a single promise.
  */
 export interface SessionLifecycle<S extends SessionState> {
-  /** The session of the request, or a coded error (400, 401, 503), thrown or rejected. */
-  load (request: FastifyRequest): S | Promise<S>
+  /**
+   * The session of the request, or a coded error (400, 401, 503), thrown or rejected. A refused
+   * credential's 401 clears it on `reply`.
+   */
+  load (request: FastifyRequest, reply: FastifyReply): S | Promise<S>
   /** Saves, issues or clears at the end of the request. */
   finish (request: FastifyRequest, reply: FastifyReply, session: S): void | Promise<void>
 }
@@ -32,10 +35,10 @@ export function installSessionHooks<S extends SessionState> (fastify: FastifyIns
   fastify.decorateRequest<SessionState | null>('session', null)
 
   // callback-style hooks: a lifecycle that answers at once costs no promise
-  function loadSession (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  function loadSession (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     let loading: S | Promise<S>
     try {
-      loading = lifecycle.load(request)
+      loading = lifecycle.load(request, reply)
     } catch (err) {
       done(err as Error)
       return

@@ -37,22 +37,26 @@ export class JwtEngine implements TokenBackend {
    * checked against the denylist and the user's generation, every time. Synchronous when the store
    * answers those reads synchronously (`store.sync`).
    */
-  load (request: FastifyRequest): JwtSession | Promise<JwtSession> {
+  load (request: FastifyRequest, reply: FastifyReply): JwtSession | Promise<JwtSession> {
     const { transport, store } = this.options
     const token = transport.read(request)
     if (token === undefined) return new JwtSession(this, transport, null)
     const claims = token.length > this.options.maxTokenBytes ? null : this.codec.verify(token, this.options.now())
-    if (claims === null) return this.#invalid()
+    if (claims === null) return this.#invalid(request, reply)
     if (store.sync !== undefined) {
       const { sync } = store
-      return this.call.now(() => revokedNow(sync, claims)) ? this.#invalid() : new JwtSession(this, transport, claims)
+      return this.call.now(() => revokedNow(sync, claims)) ? this.#invalid(request, reply) : new JwtSession(this, transport, claims)
     }
-    return this.#revoked(claims).then((revoked) => revoked ? this.#invalid() : new JwtSession(this, transport, claims))
+    return this.#revoked(claims).then((revoked) => revoked ? this.#invalid(request, reply) : new JwtSession(this, transport, claims))
   }
 
-  #invalid (): JwtSession {
+  /** A token that is no live session: refused (401, and the client told to forget it), or an anonymous session that clears it. */
+  #invalid (request: FastifyRequest, reply: FastifyReply): JwtSession {
     const { transport } = this.options
-    if (transport.onInvalid === 'reject') throw new coreErrors.FST_SESSIONKIT_INVALID_CREDENTIAL()
+    if (transport.onInvalid === 'reject') {
+      transport.clear(request, reply)
+      throw new coreErrors.FST_SESSIONKIT_INVALID_CREDENTIAL()
+    }
     const session = new JwtSession(this, transport, null)
     session.clearClient = true
     return session

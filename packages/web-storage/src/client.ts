@@ -77,6 +77,8 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
   const send = options.fetch ?? globalThis.fetch.bind(globalThis)
   const area = new SafeStorage(storageArea(storage, options.storageAreas ?? (globalThis as object)))
   const key = `${namespace}:${mechanism}`
+  /** The response header that hands out a credential, or clears it (empty). */
+  const credentialHeader = mechanism === 'jwt' ? 'x-session-token' : 'x-session-id'
   const listeners = new Set<(state: SessionState) => void>()
   let refreshing: Promise<StoredCredential | null> | null = null
 
@@ -128,7 +130,7 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
 
   /** Takes what the server said about the credential: a new one, or an empty header (forget it). */
   function follow (response: Response, held: StoredCredential | null): StoredCredential | null {
-    const issued = response.headers.get(mechanism === 'jwt' ? 'x-session-token' : 'x-session-id')
+    const issued = response.headers.get(credentialHeader)
     const refresh = response.headers.get('x-refresh-token')
     if (issued === null) return held
     if (issued === '') {
@@ -187,15 +189,20 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
     if (held === null) return afterward(await send(request), null)
     const retry = mechanism === 'jwt' && held.refresh !== null ? request.clone() : null
     const response = await send(attach(request, held))
-    if (response.status !== 401) return afterward(response, held)
-    if (retry !== null) {
+    if (response.status === 401 && retry !== null && refused(response)) {
+      // an expired or revoked token: one refresh (or the token another tab just stored), one retry
       const latest = load()
       const renewed = latest !== null && latest.credential !== held.credential ? latest : await refresh(held)
-      if (renewed !== null) return afterward(await send(attach(retry, renewed)), renewed)
+      return renewed === null ? response : afterward(await send(attach(retry, renewed)), renewed)
     }
-    // the server refused the credential it was sent: it is of no more use
-    forget()
-    return response
+    // a refused credential comes back cleared (an empty header): follow() forgets it; any other
+    // 401 (the app's own "log in first") leaves the session as it is
+    return afterward(response, held)
+  }
+
+  /** Whether a response refuses the credential it answered: the server cleared it. */
+  function refused (response: Response): boolean {
+    return response.headers.get(credentialHeader) === ''
   }
 
   function afterward (response: Response, held: StoredCredential | null): Response {

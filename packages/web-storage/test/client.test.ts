@@ -67,13 +67,21 @@ t.test('the credential goes to the app\'s origin and allowed ones only', async (
   t.same(leaving.filter(([, header]) => header !== null), [], 'no look-alike got the credential')
 })
 
-t.test('a 401 to a request that carried the credential clears it', async (t) => {
-  const { base } = await server(t, 'header')
+t.test('a credential the server refuses is cleared; the app\'s own 401 leaves the session alone', async (t) => {
+  const { base, clock } = await server(t, 'header')
   const c = client(t, { mechanism: 'header', baseUrl: base, storage: 'memory' })
   await c.fetch('/visits', { method: 'POST' })
   t.equal(c.state().authenticated, true)
-  t.equal((await c.fetch('/me')).status, 401)
-  t.equal(c.state().authenticated, false)
+  const own = await c.fetch('/me')
+  t.equal(own.status, 401, 'the app\'s "log in first" on a live anonymous session')
+  t.equal(own.headers.get('x-session-id'), null)
+  t.equal(c.state().authenticated, true, 'kept')
+  t.same(await json(await c.fetch('/visits', { method: 'POST' })), { visits: 2 }, 'and the same session goes on')
+  clock.advance(48 * 60 * 60_000)
+  const refused = await c.fetch('/visits', { method: 'POST' })
+  t.equal(refused.status, 401)
+  t.equal(refused.headers.get('x-session-id'), '', 'the server clears what it refuses')
+  t.equal(c.state().authenticated, false, 'cleared')
 })
 
 t.test('storage that throws falls back to memory, without a throw', async (t) => {
@@ -120,6 +128,18 @@ t.test('jwt: several requests that find the token expired share one refresh', as
   const answers = await Promise.all(Array.from({ length: 5 }, async () => json(await c.fetch('/me'))))
   t.same(answers, Array(5).fill({ user: 'alice' }))
   t.equal(refreshes.length, 1, 'one refresh')
+})
+
+t.test('jwt: the app\'s own 401 neither refreshes nor clears', async (t) => {
+  const { base, refreshes } = await server(t, 'jwt')
+  const c = client(t, { mechanism: 'jwt', baseUrl: base, storage: 'memory' })
+  await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
+  const response = await c.fetch('/locked')
+  t.equal(response.status, 401)
+  t.equal(response.headers.get('x-session-token'), null)
+  t.same(refreshes, [], 'no refresh')
+  t.equal(c.state().authenticated, true, 'kept')
+  t.same(await json(await c.fetch('/me')), { user: 'alice' })
 })
 
 t.test('jwt: a 401 with a refresh token tries one refresh, then gives up cleanly', async (t) => {

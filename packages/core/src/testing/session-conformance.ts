@@ -174,7 +174,7 @@ export function sessionConformance (t: Test, harness: SessionHarness): void {
     t.equal(await isLive(app, credential), false)
   })
 
-  t.test('tampered, unknown, malformed, expired and revoked credentials get one same answer', async (t) => {
+  t.test('tampered, unknown, malformed, expired and revoked credentials get one same answer, which tells the client to forget them', async (t) => {
     const { app, clock, options } = await setup(t)
     const live = await issue(app, { n: 1 })
     const tampered = live.slice(0, -10) + [...live.slice(-10)].reverse().join('')
@@ -189,10 +189,11 @@ export function sessionConformance (t: Test, harness: SessionHarness): void {
       const response = await read(app, credential)
       const headers = { ...response.headers }
       delete headers.date
-      answers.push({ name, status: response.statusCode, body: response.body, headers })
+      answers.push({ name, status: response.statusCode, body: response.body, headers, forget: harness.credentialOf(response) === null })
     }
     const first = answers[0] as (typeof answers)[number]
     t.not(first.status, 500)
+    t.equal(first.forget, true, 'the client is told to forget the credential (a 401 is told so too, unlike the app\'s own 401s)')
     for (const answer of answers.slice(1)) {
       t.same({ ...answer, name: first.name }, first, `${answer.name} answers as ${first.name}`)
     }
