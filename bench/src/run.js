@@ -191,11 +191,14 @@ const memory = await new Promise((resolve, reject) => {
   child.once('exit', (code) => code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`memory.js exited with ${code}`)))
 })
 
-/** The commit measured, and whether the working tree had changes besides the results (null outside git). */
+/**
+ * The commit measured, and whether the working tree had changes besides the results and the
+ * documentation (null outside git). Read when the run ends.
+ */
 function revision () {
   try {
     const git = (...args) => execFileSync('git', args, { cwd: join(here, '..', '..'), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()
-    return { commit: git('rev-parse', '--short', 'HEAD'), changed: git('status', '--porcelain', '--', '.', ':(exclude)bench/results') !== '' }
+    return { commit: git('rev-parse', '--short', 'HEAD'), changed: git('status', '--porcelain', '--', '.', ':(exclude)bench/results', ':(exclude)*.md') !== '' }
   } catch {
     return null
   }
