@@ -8,5 +8,11 @@ export const errors = {
     'reply.sessionUrl() takes a same-origin path starting with a single "/"',
     500,
     TypeError
+  ),
+  /** A child logger factory set after the plugin, in its scope, would log the credential in `req.url`. */
+  FST_SESSIONKIT_UNREDACTED_LOGS: createError(
+    'FST_SESSIONKIT_UNREDACTED_LOGS',
+    'Route %s would log the query credential: a child logger factory was set after @sessionkit/query in its scope. Set it before registering the plugin, which then wraps it',
+    500
   )
 } as const

@@ -126,8 +126,11 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
       // A logger whose children are itself (Fastify's with `logger: false`) takes no serializers and
       // logs nothing: a factory there would only cost every request of the scope a call.
       if (fastify.log.child({}) === fastify.log) return
-      fastify.setChildLoggerFactory(function redactingChildLogger (logger, bindings, opts) {
-        return logger.child(bindings, {
+      // a factory the app set before is wrapped; one set after would undo the redaction, which
+      // every route of the scope is checked for as it is added
+      const previous = fastify.childLoggerFactory
+      const redactingChildLogger: typeof previous = function (logger, bindings, opts, rawReq) {
+        return previous.call(this, logger, bindings, {
           ...opts,
           serializers: {
             ...opts.serializers,
@@ -139,7 +142,11 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
               remotePort: req.socket.remotePort
             })
           }
-        })
+        }, rawReq)
+      }
+      fastify.setChildLoggerFactory(redactingChildLogger)
+      fastify.addHook('onRoute', function checkRedaction (this: FastifyInstance, route) {
+        if (this.childLoggerFactory !== redactingChildLogger) throw new errors.FST_SESSIONKIT_UNREDACTED_LOGS(route.url)
       })
     },
     read (request: FastifyRequest) {

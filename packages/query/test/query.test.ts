@@ -68,6 +68,39 @@ t.test('the redacting child logger is installed only where there is a logger to 
   t.not(logging.childLoggerFactory, Fastify().childLoggerFactory, 'with a logger: ours')
 })
 
+t.test('a child logger factory set before the plugin is wrapped; one set after is refused as routes are added', async (t) => {
+  const logs: string[] = []
+  const logger = { level: 'info', stream: { write: (line: string) => logs.push(line) } }
+  const before = Fastify({ logger })
+  t.teardown(() => before.close())
+  before.setChildLoggerFactory(function tagged (parent, bindings, opts) {
+    return parent.child({ ...bindings, tag: 'the app\'s' }, opts)
+  })
+  await before.register(sessionkitQuery, { secret: SECRET })
+  before.get('/me', async () => ({ ok: true }))
+  const sid = 'a'.repeat(43) + '.' + 'b'.repeat(43)
+  await before.inject({ method: 'GET', url: `/me?sid=${sid}` })
+  const text = logs.join('')
+  t.match(text, /"tag":"the app's"/, 'the app\'s factory still runs')
+  t.match(text, /"url":"\/me\?sid=\[redacted\]"/, 'and the URL is redacted')
+  t.notOk(text.includes(sid), 'no credential')
+
+  const after = Fastify({ logger })
+  t.teardown(() => after.close())
+  await after.register(sessionkitQuery, { secret: SECRET })
+  after.setChildLoggerFactory((parent, bindings, opts) => parent.child(bindings, opts))
+  t.throws(() => after.get('/me', async () => ({ ok: true })), { code: 'FST_SESSIONKIT_UNREDACTED_LOGS', message: /Route \/me would log the query credential/ })
+
+  const nested = Fastify({ logger })
+  t.teardown(() => nested.close())
+  await nested.register(sessionkitQuery, { secret: SECRET })
+  nested.register(async (child) => {
+    child.setChildLoggerFactory((parent, bindings, opts) => parent.child(bindings, opts))
+    child.get('/inner', async () => ({ ok: true }))
+  })
+  await t.rejects(async () => { await nested.ready() }, { code: 'FST_SESSIONKIT_UNREDACTED_LOGS' }, 'a scope inside the plugin\'s, too')
+})
+
 t.test('a redirect to another host carries no sid; a same-origin one keeps it', async (t) => {
   const app = await build(t)
   const out = await app.inject({ method: 'GET', url: '/redirect-out' })
