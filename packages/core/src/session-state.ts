@@ -109,11 +109,12 @@ export abstract class SessionState implements Session {
     for (const [key, before] of this.#snapshots) {
       const value = this.#data[key]
       // re-validated here: an object changed in place never went through set(). The request keeps
-      // its object (it may change it again after a save); what is written is the copy.
+      // its object, still watched (it may change it again); what is written is the copy.
       const copy = cloneStorable(key, value)
-      if (JSON.stringify(copy) !== before) {
+      const after = JSON.stringify(copy)
+      if (after !== before) {
         this.changes.set(key, copy)
-        this.#snapshots.delete(key)
+        this.#snapshots.set(key, after)
       }
     }
     return this.changes

@@ -542,6 +542,13 @@ t.test('objects read from a stored session are the request\'s own: changes insid
       const stored = store.sync?.get(request.session.id as string)?.data
       return { stored }
     })
+    app.post('/change-twice', async (request) => {
+      const cart = request.session.get('cart') as { items: string[] }
+      cart.items.push('d')
+      const modified = request.session.isModified
+      cart.items.push('e')
+      return { modified }
+    })
     app.post('/throw-inside', async (request) => {
       const cart = request.session.get('cart') as { items: string[] }
       cart.items.push('lost')
@@ -556,6 +563,8 @@ t.test('objects read from a stored session are the request\'s own: changes insid
   const response = await app.inject({ method: 'POST', url: '/save-then-change', headers })
   t.same(response.json().stored, { cart: { items: ['a', 'b', 'c'] }, n: 1 }, 'save() stored a copy: later changes are not in it')
   t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data, { cart: { items: ['a', 'b', 'c', 'after save'] }, n: 2 }, 'and the end of the request saved them')
+  t.same((await app.inject({ method: 'POST', url: '/change-twice', headers })).json(), { modified: true })
+  t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data.cart, { items: ['a', 'b', 'c', 'after save', 'd', 'e'] }, 'a change made after isModified saw the first is saved too')
   t.equal((await app.inject({ method: 'POST', url: '/throw-inside', headers })).statusCode, 500)
-  t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data, { cart: { items: ['a', 'b', 'c', 'after save'] }, n: 2 }, 'a failed request changed nothing stored')
+  t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data, { cart: { items: ['a', 'b', 'c', 'after save', 'd', 'e'] }, n: 2 }, 'a failed request changed nothing stored')
 })
