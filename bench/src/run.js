@@ -34,7 +34,7 @@ const ANCHOR = {
   'sessionkit-jwt+redis': 'fastify-jwt'
 }
 /** The no-session route only means something where sessions are server-side. */
-const PLAIN = ['bare', 'bare-control', 'fastify-session', 'sessionkit-cookie', 'sessionkit-header', 'sessionkit-query', 'baseline-cookie', 'baseline-header', 'baseline-query']
+const PLAIN = ['bare-control', 'fastify-session', 'sessionkit-cookie', 'sessionkit-header', 'sessionkit-query', 'baseline-cookie', 'baseline-header', 'baseline-query']
 
 const names = Object.keys(contenders).filter((name) => name !== 'bare' && (only === undefined || only.includes(name)))
 
@@ -45,7 +45,7 @@ function startServer (name) {
     child.stdout.on('data', (chunk) => {
       buffer += chunk
       const line = buffer.split('\n')[0]
-      if (buffer.includes('\n')) resolve({ child, name, warm: new Set(), ...JSON.parse(line) })
+      if (buffer.includes('\n')) resolve({ child, warm: new Set(), ...JSON.parse(line) })
     })
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
   })

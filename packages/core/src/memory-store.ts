@@ -109,7 +109,7 @@ export class MemoryStore implements SessionStore {
     const current = this.#live(id)
     if ((current?.version ?? 0) !== expectedVersion) return false
     if (current === undefined && this.#sessions.size >= this.#maxEntries) this.#evict()
-    this.#write(id, record, frozenData(record.data), current, ttl)
+    this.#write(id, record, frozenValue(record.data) as Readonly<Record<string, unknown>>, current, ttl)
     return true
   }
 
@@ -281,11 +281,7 @@ export class MemoryStore implements SessionStore {
 const MAX_DEPTH = 64
 const NOT_PLAIN = Symbol('not plain JSON')
 
-/** A frozen deep copy of `data`, holding exactly what JSON would. */
-function frozenData (data: Record<string, unknown>): Readonly<Record<string, unknown>> {
-  return frozenValue(data) as Readonly<Record<string, unknown>>
-}
-
+/** A frozen deep copy of `value`, holding exactly what JSON would. */
 function frozenValue (value: unknown): unknown {
   const copy = plainFrozen(value, 0)
   return copy === NOT_PLAIN ? deepFreeze(JSON.parse(JSON.stringify(value))) : copy
