@@ -135,7 +135,8 @@ export class SessionEngine implements SessionBackend {
       const { fresh, record } = this.#creation(session, now)
       if (!call.now(() => sync.set(fresh.id, record, 0, this.idleTimeout))) throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
       session.saved(fresh.token, fresh.id, record, fresh.credential)
-    } else if (session.collectChanges().size > 0) {
+    } else if (session.changes.size > 0) {
+      // collected by #unsaved just before
       const { userId, meta } = this.#mergeOf(session, previous, now)
       this.#merged(session, previous, call.now(() => sync.merge(session.id as string, session.changes, meta, this.#ttl(previous, now))), userId, now)
     } else {
