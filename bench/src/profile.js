@@ -1,4 +1,4 @@
-// pnpm --filter @sessionkit/bench run profile <read|write|update|plain> <contender> [other contender]
+// pnpm --filter @sessionkit/bench run profile <read|write|update|plain> <contender> [other contender] [--by-file]
 // Runs each contender under `--cpu-prof`, drives it with autocannon (2 s warm-up, 6 s measured), and
 // prints where its CPU time went, in µs per request by function; given two contenders, the
 // difference, largest first: what the second one spends that the first does not. Kernel time for
@@ -12,7 +12,8 @@ import autocannon from 'autocannon'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const ROUTES = { read: ['GET', '/read', true], write: ['POST', '/write', false], update: ['POST', '/update', true], plain: ['GET', '/plain', false] }
-const [scenario, ...names] = process.argv.slice(2)
+const byFile = process.argv.includes('--by-file')
+const [scenario, ...names] = process.argv.slice(2).filter((arg) => arg !== '--by-file')
 if (ROUTES[scenario] === undefined || names.length === 0 || names.length > 2) {
   throw new Error('usage: profile <read|write|update|plain> <contender> [other contender]')
 }
@@ -50,7 +51,7 @@ async function profile (name) {
   const time = new Map()
   for (let i = 0; i < samples.length; i++) {
     const { functionName, url: source, lineNumber } = byId.get(samples[i]).callFrame
-    const key = `${functionName || '(anonymous)'} ${where(source)}:${lineNumber + 1}`
+    const key = byFile ? (where(source) || functionName) : `${functionName || '(anonymous)'} ${where(source)}:${lineNumber + 1}`
     time.set(key, (time.get(key) ?? 0) + (timeDeltas[i + 1] ?? 0))
   }
   // the profile covers start-up and warm-up too: shared over every request the server answered

@@ -57,7 +57,7 @@ function summary () {
   const at = revision === null ? '' : ` at commit ${revision.commit}${revision.changed ? ' (with uncommitted changes)' : ''}`
   return `${report.date.slice(0, 16).replace('T', ' ')} UTC, \`pnpm bench --${report.mode}\`${at}, ${machine.cpus} cores (${machine.model.trim()}), ` +
     `${machine.memoryGiB} GiB, Node ${machine.node}; ${settings.connections} connections, ${settings.rounds} rounds, ` +
-    `each sample ${settings.duration} s and paired with a bare Fastify sample beside it; medians; ${report.seconds} s in all; ` +
+    `each sample ${settings.duration} s and paired with a sample of bare Fastify beside it, given the same requests; medians; ${report.seconds} s in all; ` +
     `${failures === 0 ? 'no request failed' : `${failures} requests failed`}. Memory per idle small session: sessionkit MemoryStore ` +
     `${report.memory.sessionkit} B, \`@fastify/session\` MemoryStore ${report.memory.fastifySession} B (${report.memory.sessions.toLocaleString('en')} sessions).`
 }
