@@ -9,6 +9,12 @@ export const errors = {
     500,
     TypeError
   ),
+  /** `reply.sessionUrl()` on a new session that holds data: the link would carry no session. */
+  FST_SESSIONKIT_UNSAVED_SESSION: createError(
+    'FST_SESSIONKIT_UNSAVED_SESSION',
+    'reply.sessionUrl() on a session not saved yet would build a link without it: await request.session.save() first',
+    500
+  ),
   /** A child logger factory set after the plugin, in its scope, would log the credential in `req.url`. */
   FST_SESSIONKIT_UNREDACTED_LOGS: createError(
     'FST_SESSIONKIT_UNREDACTED_LOGS',

@@ -16,8 +16,9 @@ declare module 'fastify' {
   interface FastifyReply {
     /**
      * A same-origin URL for `path` that carries the session credential (routes of the query
-     * mechanism only). Before the session is first saved it carries none: `await
-     * request.session.save()` first when a new session must travel in the link.
+     * mechanism only). A new session has no credential until it is saved: with data in it this
+     * throws `FST_SESSIONKIT_UNSAVED_SESSION` (`await request.session.save()` first); an empty one
+     * gives `path` as it is.
      */
     sessionUrl (path: string): string
   }
@@ -97,8 +98,14 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
         if (typeof path !== 'string' || !path.startsWith('/') || path.startsWith('//') || path.startsWith('/\\')) {
           throw new errors.FST_SESSIONKIT_FOREIGN_URL()
         }
-        const credential = sessionCredential(this.request.session)
-        if (credential === null) return path
+        const { session } = this.request
+        const credential = sessionCredential(session)
+        if (credential === null) {
+          // a new session that holds something has no credential until it is saved: a link without
+          // one would lose it, so the mistake is a coded error rather than a link that silently fails
+          if (session?.isNew === true && Object.keys(session.data()).length > 0) throw new errors.FST_SESSIONKIT_UNSAVED_SESSION()
+          return path
+        }
         const hash = path.indexOf('#')
         const base = hash === -1 ? path : path.slice(0, hash)
         const fragment = hash === -1 ? '' : path.slice(hash)

@@ -20,10 +20,21 @@ async function build (t: Test, options: Partial<QuerySessionOptions> = {}, logs?
   app.get('/link', async (request, reply) => ({ link: reply.sessionUrl('/me?tab=1#top'), plain: reply.sessionUrl('/me') }))
   app.get('/bad-link', async (_request, reply) => ({ link: reply.sessionUrl('//evil.test/me') }))
   app.post('/fresh-link', async (request, reply) => {
+    const empty = reply.sessionUrl('/me')
     request.session.set('n', 1)
-    const before = reply.sessionUrl('/me')
+    let before: unknown
+    try {
+      reply.sessionUrl('/me')
+    } catch (error) {
+      before = error
+    }
     await request.session.save()
-    return { before, after: reply.sessionUrl('/me') }
+    return { empty, before: (before as { code?: string, statusCode?: number } | undefined), after: reply.sessionUrl('/me') }
+  })
+  app.post('/unsaved-link', async (request, reply) => {
+    await request.session.regenerate()
+    request.session.set('userId', 'alice')
+    return { link: reply.sessionUrl('/me') }
   })
   app.get('/redirect-out', async (_request, reply) => reply.redirect('https://partner.test/landing?sid=leak&x=1'))
   app.get('/redirect-in', async (_request, reply) => reply.redirect('/me?sid=keep'))
@@ -118,9 +129,14 @@ t.test('reply.sessionUrl builds same-origin links only', async (t) => {
   t.equal(bad.statusCode, 500)
   t.equal(bad.json().code, 'FST_SESSIONKIT_FOREIGN_URL')
   const fresh = await app.inject({ method: 'POST', url: '/fresh-link' })
-  const { before, after } = fresh.json()
-  t.equal(before, '/me', 'nothing to carry before the first save')
+  const { empty, before, after } = fresh.json()
+  t.equal(empty, '/me', 'an empty new session: nothing to carry')
+  t.match(before, { code: 'FST_SESSIONKIT_UNSAVED_SESSION', statusCode: 500 }, 'data not saved yet: refused, not a link that loses it')
   t.equal(after, `/me?sid=${headerOf(fresh) as string}`)
+  // uncaught, it is a coded 500 (and, as after any 5xx, nothing of the request is saved)
+  const unsaved = await app.inject({ method: 'POST', url: `/unsaved-link?sid=${sid}` })
+  t.equal(unsaved.statusCode, 500)
+  t.equal(unsaved.json().code, 'FST_SESSIONKIT_UNSAVED_SESSION')
 })
 
 t.test('repeated, array, object, empty or other-case parameters: 400 or 401, never 500', async (t) => {
