@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
+import { ROUTES } from './harness.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const ROUTES = { read: ['GET', '/read', true], write: ['POST', '/write', false], update: ['POST', '/update', true], plain: ['GET', '/plain', false] }
 const byFile = process.argv.includes('--by-file')
 const [scenario, ...names] = process.argv.slice(2).filter((arg) => arg !== '--by-file')
 if (ROUTES[scenario] === undefined || names.length === 0 || names.length > 2) {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { contenders } from './contenders.js'
 import { chart } from './chart.js'
+import { CONNECTIONS, sample, startServer, stopServer, target } from './harness.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const args = process.argv.slice(2)
@@ -23,7 +24,6 @@ const rounds = args.find((arg) => arg.startsWith('--rounds='))
 if (rounds !== undefined) mode.rounds = Number(rounds.slice(9))
 /** Seconds of load before a server's first measurement of a route, not recorded (see `warmUp`). */
 const WARM_UP = { first: 2, next: 1 }
-const CONNECTIONS = 50
 /** Each sessionkit contender against the anchor users would otherwise pick. */
 const ANCHOR = {
   'sessionkit-cookie': 'fastify-session',
@@ -38,38 +38,6 @@ const PLAIN = ['bare-control', 'fastify-session', 'sessionkit-cookie', 'sessionk
 
 const names = Object.keys(contenders).filter((name) => name !== 'bare' && (only === undefined || only.includes(name)))
 
-function startServer (name) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(here, 'server.js'), name], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
-    let buffer = ''
-    child.stdout.on('data', (chunk) => {
-      buffer += chunk
-      const line = buffer.split('\n')[0]
-      if (buffer.includes('\n')) resolve({ child, warm: new Set(), ...JSON.parse(line) })
-    })
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
-  })
-}
-
-async function stopServer (server) {
-  server.child.removeAllListeners('exit')
-  server.child.kill('SIGTERM')
-  await new Promise((resolve) => server.child.once('exit', resolve))
-}
-
-const ROUTES = { read: ['GET', '/read', true], write: ['POST', '/write', false], update: ['POST', '/update', true], plain: ['GET', '/plain', false] }
-
-/**
- * The load on `server` for a scenario: the request a client of `client` (the contender of the pair)
- * sends, credential and all. Bare Fastify gets the very same request as the contender beside it, so
- * that a ratio is the cost of the session layer, not of a longer URL or one more header.
- */
-function target (server, scenario, client = server) {
-  const [method, path, withSession] = ROUTES[scenario]
-  const url = `http://127.0.0.1:${server.port}${path}${withSession && client.query ? `?${client.query}` : ''}`
-  return { url, method, headers: withSession ? client.headers : {}, connections: CONNECTIONS }
-}
-
 /**
  * Load not recorded, on both servers of a pair at once, before their first measurement of a
  * route: a fresh process keeps getting faster for its first seconds while its code is optimised,
@@ -79,29 +47,6 @@ async function warmUp (servers, scenario) {
   const duration = servers[0].warm.size === 0 ? WARM_UP.first : WARM_UP.next
   await Promise.all(servers.map((server) => autocannon({ ...target(server, scenario, servers[0]), duration })))
   for (const server of servers) server.warm.add(scenario)
-}
-
-/** One measurement of one scenario on one server: req/s, p99, and the server's CPU per request. */
-async function sample (server, scenario, client = server) {
-  const before = await cpuOf(server)
-  const result = await autocannon({ ...target(server, scenario, client), duration: mode.duration })
-  const after = await cpuOf(server)
-  return {
-    rps: result.requests.total / result.duration,
-    p99: result.latency.p99,
-    // the server's own CPU time (user and system, all its threads) per request served
-    cpu: (after.user + after.system - before.user - before.system) / result.requests.total,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx
-  }
-}
-
-/** The CPU time a server process has used so far, in µs. */
-function cpuOf (server) {
-  return new Promise((resolve) => {
-    server.child.once('message', resolve)
-    server.child.send('cpu')
-  })
 }
 
 /**
@@ -120,11 +65,11 @@ async function measureContender (name, bareFirst) {
       await warmUp([server, bare], scenario)
       let own, reference
       if (bareFirst) {
-        reference = await sample(bare, scenario, server)
-        own = await sample(server, scenario)
+        reference = await sample(bare, scenario, mode.duration, server)
+        own = await sample(server, scenario, mode.duration)
       } else {
-        own = await sample(server, scenario)
-        reference = await sample(bare, scenario, server)
+        own = await sample(server, scenario, mode.duration)
+        reference = await sample(bare, scenario, mode.duration, server)
       }
       results[scenario] = { ...own, bare: reference, ratio: own.rps / reference.rps, cpuRatio: reference.cpu / own.cpu }
     }

@@ -1,0 +1,64 @@
+// What the runners share: a contender's server in a process of its own, the load of a scenario,
+// and one measured sample of it with the server's CPU time.
+import { spawn } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+
+const here = dirname(fileURLToPath(import.meta.url))
+export const CONNECTIONS = 50
+export const ROUTES = { read: ['GET', '/read', true], write: ['POST', '/write', false], update: ['POST', '/update', true], plain: ['GET', '/plain', false] }
+
+/** A contender's server (`src/server.js`), listening; `env` is added to its environment. */
+export function startServer (name, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(here, 'server.js'), name], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, ...env } })
+    let buffer = ''
+    child.stdout.on('data', (chunk) => {
+      buffer += chunk
+      const line = buffer.split('\n')[0]
+      if (buffer.includes('\n')) resolve({ child, warm: new Set(), ...JSON.parse(line) })
+    })
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
+  })
+}
+
+export async function stopServer (server) {
+  server.child.removeAllListeners('exit')
+  server.child.kill('SIGTERM')
+  await new Promise((resolve) => server.child.once('exit', resolve))
+}
+
+/**
+ * The load on `server` for a scenario: the request a client of `client` (the contender of the pair)
+ * sends, credential and all. Bare Fastify gets the very same request as the contender beside it, so
+ * that a ratio is the cost of the session layer, not of a longer URL or one more header.
+ */
+export function target (server, scenario, client = server) {
+  const [method, path, withSession] = ROUTES[scenario]
+  const url = `http://127.0.0.1:${server.port}${path}${withSession && client.query ? `?${client.query}` : ''}`
+  return { url, method, headers: withSession ? client.headers : {}, connections: CONNECTIONS }
+}
+
+/** One measurement of one scenario on one server: req/s, p99, and the server's CPU per request. */
+export async function sample (server, scenario, duration, client = server) {
+  const before = await cpuOf(server)
+  const result = await autocannon({ ...target(server, scenario, client), duration })
+  const after = await cpuOf(server)
+  return {
+    rps: result.requests.total / result.duration,
+    p99: result.latency.p99,
+    // the server's own CPU time (user and system, all its threads) per request served
+    cpu: (after.user + after.system - before.user - before.system) / result.requests.total,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx
+  }
+}
+
+/** The CPU time a server process has used so far, in µs. */
+function cpuOf (server) {
+  return new Promise((resolve) => {
+    server.child.once('message', resolve)
+    server.child.send('cpu')
+  })
+}
