@@ -9,10 +9,13 @@ const here = dirname(fileURLToPath(import.meta.url))
 export const CONNECTIONS = 50
 export const ROUTES = { read: ['GET', '/read', true], write: ['POST', '/write', false], update: ['POST', '/update', true], plain: ['GET', '/plain', false] }
 
-/** A contender's server (`src/server.js`), listening; `env` is added to its environment. */
-export function startServer (name, env = {}) {
+/**
+ * A contender's server (`src/server.js`), listening: `env` is added to its environment, `execArgv`
+ * goes to node before the script (`--cpu-prof`, say).
+ */
+export function startServer (name, { env = {}, execArgv = [] } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(here, 'server.js'), name], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, ...env } })
+    const child = spawn(process.execPath, [...execArgv, join(here, 'server.js'), name], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, ...env } })
     let buffer = ''
     child.stdout.on('data', (chunk) => {
       buffer += chunk
@@ -38,6 +41,12 @@ export function target (server, scenario, client = server) {
   const [method, path, withSession] = ROUTES[scenario]
   const url = `http://127.0.0.1:${server.port}${path}${withSession && client.query ? `?${client.query}` : ''}`
   return { url, method, headers: withSession ? client.headers : {}, connections: CONNECTIONS }
+}
+
+export function median (values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
 /** One measurement of one scenario on one server: req/s, p99, and the server's CPU per request. */

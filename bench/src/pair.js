@@ -5,7 +5,7 @@
 // ratio to the first contender's sample of the same round. `name:VARIABLE` starts that contender
 // with VARIABLE=1 in its environment: the switch of an experiment (see the README's write break-down).
 import autocannon from 'autocannon'
-import { ROUTES, sample, startServer, stopServer, target } from './harness.js'
+import { ROUTES, median, sample, startServer, stopServer, target } from './harness.js'
 
 const args = process.argv.slice(2)
 const rounds = Number(args.find((arg) => arg.startsWith('--rounds='))?.slice(9) ?? 6)
@@ -16,16 +16,11 @@ if (ROUTES[scenario] === undefined || specs.length < 2 || !Number.isInteger(roun
 
 const servers = await Promise.all(specs.map(async (spec) => {
   const [name, ...switches] = spec.split(':')
-  return { name, ...await startServer(name, Object.fromEntries(switches.map((variable) => [variable, '1']))) }
+  return { name, ...await startServer(name, { env: Object.fromEntries(switches.map((variable) => [variable, '1'])) }) }
 }))
 // each contender is sent its own credential; bare Fastify, the same requests as the first contender
 // that is not bare
 const client = (server) => server.name === 'bare' ? servers.find((other) => other.name !== 'bare') ?? server : server
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-}
 try {
   await Promise.all(servers.map((server) => autocannon({ ...target(server, scenario, client(server)), duration: 2 })))
   const samples = servers.map(() => [])

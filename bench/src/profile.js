@@ -1,21 +1,18 @@
 // pnpm --filter @sessionkit/bench run profile <read|write|update|plain> <contender> [other contender] [--by-file]
 // Runs each contender under `--cpu-prof`, drives it with autocannon (2 s warm-up, 6 s measured), and
 // prints where its CPU time went, in µs per request by function; given two contenders, the
-// difference, largest first: what the second one spends that the first does not. Kernel time for
-// the socket (`writev`) and `(idle)` move with the machine from run to run; the rest is stable.
-import { spawn } from 'node:child_process'
+// difference, largest first: what the second one spends that the first does not. The `writev` and
+// `(idle)` rows are wall time, not CPU time, and move with the machine from run to run.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import autocannon from 'autocannon'
-import { ROUTES } from './harness.js'
+import { ROUTES, startServer, stopServer, target } from './harness.js'
 
-const here = dirname(fileURLToPath(import.meta.url))
 const byFile = process.argv.includes('--by-file')
 const [scenario, ...names] = process.argv.slice(2).filter((arg) => arg !== '--by-file')
 if (ROUTES[scenario] === undefined || names.length === 0 || names.length > 2) {
-  throw new Error('usage: profile <read|write|update|plain> <contender> [other contender]')
+  throw new Error('usage: profile <read|write|update|plain> <contender> [other contender] [--by-file]')
 }
 
 /** Where a frame comes from, short: `fastify/lib/reply.js`, `core/dist/engine.js`, `node:events`. */
@@ -27,23 +24,12 @@ function where (url) {
 
 async function profile (name) {
   const dir = mkdtempSync(join(tmpdir(), 'sessionkit-prof-'))
-  const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-interval', '200', `--cpu-prof-dir=${dir}`, join(here, 'server.js'), name], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const server = await new Promise((resolve, reject) => {
-    let buffer = ''
-    child.stdout.on('data', (chunk) => {
-      buffer += chunk
-      if (buffer.includes('\n')) resolve(JSON.parse(buffer.split('\n')[0]))
-    })
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
-  })
-  const [method, path, withSession] = ROUTES[scenario]
-  const url = `http://127.0.0.1:${server.port}${path}${withSession && server.query ? `?${server.query}` : ''}`
-  const headers = withSession ? server.headers : {}
-  const warm = await autocannon({ url, method, headers, connections: 50, duration: 2 })
-  const result = await autocannon({ url, method, headers, connections: 50, duration: 6 })
-  child.removeAllListeners('exit')
-  child.kill('SIGTERM')
-  await new Promise((resolve) => child.once('exit', resolve))
+  const server = await startServer(name, { execArgv: ['--cpu-prof', '--cpu-prof-interval', '200', `--cpu-prof-dir=${dir}`] })
+  const load = target(server, scenario)
+  const warm = await autocannon({ ...load, duration: 2 })
+  const result = await autocannon({ ...load, duration: 6 })
+  // the profile is written as the process exits
+  await stopServer(server)
   const file = readdirSync(dir).find((entry) => entry.endsWith('.cpuprofile'))
   const { nodes, samples, timeDeltas } = JSON.parse(readFileSync(join(dir, file), 'utf8'))
   rmSync(dir, { recursive: true })
@@ -73,5 +59,6 @@ const rows = second === undefined
   : [...new Set([...first.perRequest.keys(), ...second.perRequest.keys()])]
       .map((key) => [key, (second.perRequest.get(key) ?? 0) - (first.perRequest.get(key) ?? 0)])
 rows.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
-console.log(second === undefined ? '\nµs per request, by function' : `\nµs per request that ${second.name} spends beyond ${first.name}, by function`)
+const by = byFile ? 'by source file' : 'by function'
+console.log(second === undefined ? `\nµs per request, ${by}` : `\nµs per request that ${second.name} spends beyond ${first.name}, ${by}`)
 for (const [key, us] of rows.slice(0, 40)) console.log(`${us.toFixed(2).padStart(8)}  ${key}`)

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { contenders } from './contenders.js'
 import { chart } from './chart.js'
-import { CONNECTIONS, sample, startServer, stopServer, target } from './harness.js'
+import { CONNECTIONS, median, sample, startServer, stopServer, target } from './harness.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const args = process.argv.slice(2)
@@ -77,12 +77,6 @@ async function measureContender (name, bareFirst) {
   } finally {
     await Promise.all([stopServer(server), stopServer(bare)])
   }
-}
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
 const line = (round, scenario, name, sample) => `round ${round} ${scenario.padEnd(6)} ${name.padEnd(30)} ${Math.round(sample.rps).toString().padStart(7)} req/s  p99 ${sample.p99} ms${sample.non2xx + sample.errors > 0 ? `  (${sample.non2xx} non-2xx, ${sample.errors} errors)` : ''}`
