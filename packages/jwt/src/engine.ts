@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
-  createStoreGuard, errors as coreErrors, exposeHeader, generateToken, sessionIdOf,
+  createStoreGuard, errors as coreErrors, generateToken, sessionIdOf,
   type StoreGuard, type StoredSession, type SyncAccess
 } from '@sessionkit/core'
 import { errors } from './errors.js'
@@ -8,8 +8,7 @@ import { familyOf, open, REFRESH_TOKEN, sameHash, seal, type FamilyData } from '
 import type { ResolvedJwtOptions } from './options.js'
 import { JwtSession, type TokenBackend } from './session.js'
 import type { AccessClaims, TokenCodec } from './tokens.js'
-
-const REFRESH_HEADER = 'x-refresh-token'
+import type { RefreshChannel } from './transports.js'
 const seconds = (ms: number): number => Math.floor(ms / 1000)
 
 /**
@@ -23,10 +22,13 @@ export class JwtEngine implements TokenBackend {
   readonly call: StoreGuard
   /** Bytes a token takes besides its data, measured once with an empty session. */
   readonly #overhead: number
+  /** Where refresh tokens travel; `null` when none are handed out. */
+  readonly #refresh: RefreshChannel | null
 
-  constructor (options: ResolvedJwtOptions, codec: TokenCodec, log: FastifyRequest['log']) {
+  constructor (options: ResolvedJwtOptions, codec: TokenCodec, log: FastifyRequest['log'], refresh: RefreshChannel | null) {
     this.options = options
     this.codec = codec
+    this.#refresh = refresh
     this.call = createStoreGuard(options.storeTimeout, log)
     const sample = codec.sign(this.#claims({}, 'u'.repeat(64), 0, 'f'.repeat(43)))
     this.#overhead = sample.length + (options.transport.name === 'cookie' ? 300 : 0)
@@ -78,12 +80,11 @@ export class JwtEngine implements TokenBackend {
       const size = transport.measure?.(request, session.issued) ?? session.issued.length
       if (size > maxTokenBytes) throw new errors.FST_SESSIONKIT_TOKEN_TOO_LARGE(size, maxTokenBytes)
       transport.write(request, reply, session.issued, (session.expiresAt as number))
-      if (session.refreshToken !== null) {
-        reply.header(REFRESH_HEADER, session.refreshToken)
-        exposeHeader(reply, REFRESH_HEADER)
-      }
+      if (session.refreshToken !== null) this.#refresh?.write(request, reply, session.refreshToken)
+      else if (session.familyEnded) this.#refresh?.clear(request, reply)
     } else if (session.clearClient) {
       session.transport.clear(request, reply)
+      if (session.familyEnded) this.#refresh?.clear(request, reply)
     }
   }
 
@@ -104,6 +105,7 @@ export class JwtEngine implements TokenBackend {
     session.refreshToken = null
     session.reset({})
     session.clearClient = true
+    session.familyEnded = true
   }
 
   async issue (session: JwtSession): Promise<void> {
@@ -112,7 +114,7 @@ export class JwtEngine implements TokenBackend {
     if (!changed) return
     const previous = session.claims
     if (previous === null && Object.keys(data).length === 0) return
-    const { store, refreshTtl } = this.options
+    const { store } = this.options
     if (previous !== null && previous.fam === undefined && await this.call(() => store.isTokenRevoked(previous.jti))) {
       // revoked while this request ran (a logout elsewhere): re-issuing would bring it back
       // (a session with a family is checked against its family below)
@@ -143,7 +145,7 @@ export class JwtEngine implements TokenBackend {
       }
       await this.call(() => store.set(family as string, record, 0, this.#familyTtl(now, now)))
       // without refresh tokens the family still lists and revokes the session
-      if (refreshTtl !== null) refreshToken = `${familyToken}.${secret}`
+      if (this.#refresh !== null) refreshToken = `${familyToken}.${secret}`
     } else if (family !== undefined) {
       const id = family
       if (!await this.#follow(id, claims, now)) {
@@ -161,10 +163,21 @@ export class JwtEngine implements TokenBackend {
     session.committed(data)
   }
 
-  /** POST /refresh: rotates the refresh token, or revokes its family when a spent one comes back. */
+  /**
+   * POST /refresh: rotates the refresh token, or revokes its family when a spent one comes back. A
+   * refused one is cleared on the client (the refresh cookie; Bearer clients drop it on the 401).
+   */
   async refresh (request: FastifyRequest, reply: FastifyReply): Promise<{ expiresAt: number }> {
-    const raw = request.headers[REFRESH_HEADER]
-    if (typeof raw !== 'string' || !REFRESH_TOKEN.test(raw)) throw new coreErrors.FST_SESSIONKIT_INVALID_CREDENTIAL()
+    const channel = this.#refresh as RefreshChannel
+    const raw = channel.read(request)
+    const answer = raw !== undefined && REFRESH_TOKEN.test(raw) ? await this.#rotate(raw, reply) : null
+    if (answer !== null) return answer
+    channel.clear(request, reply)
+    throw new coreErrors.FST_SESSIONKIT_INVALID_CREDENTIAL()
+  }
+
+  /** The new pair for a live refresh token (or the same answer within the grace window); `null` when refused. */
+  async #rotate (raw: string, reply: FastifyReply): Promise<{ expiresAt: number } | null> {
     const [familyToken, secret] = raw.split('.') as [string, string]
     const id = sessionIdOf(familyToken)
     const hash = sessionIdOf(secret)
@@ -206,13 +219,12 @@ export class JwtEngine implements TokenBackend {
       await this.endFamily(id)
       break
     }
-    throw new coreErrors.FST_SESSIONKIT_INVALID_CREDENTIAL()
+    return null
   }
 
   #answer (reply: FastifyReply, access: string, refresh: string, expiresAt: number): { expiresAt: number } {
     this.options.transport.write(reply.request, reply, access, expiresAt)
-    reply.header(REFRESH_HEADER, refresh)
-    exposeHeader(reply, REFRESH_HEADER)
+    ;(this.#refresh as RefreshChannel).write(reply.request, reply, refresh)
     reply.header('cache-control', 'no-store')
     return { expiresAt }
   }

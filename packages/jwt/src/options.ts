@@ -2,7 +2,7 @@ import { errors, MemoryStore, resolveUserId, type SessionData, type SessionStore
 import { cookieTransport, type CookieTransportOptions } from '@sessionkit/cookie'
 import { duration } from './duration.js'
 import { resolveKeys, type JwtKey, type ResolvedKey } from './keys.js'
-import { bearerTransport } from './transports.js'
+import { bearerTransport, cookieRefresh, headerRefresh, type BearerTransportOptions, type RefreshChannel } from './transports.js'
 
 /** Options of `@sessionkit/jwt`. */
 export interface JwtSessionOptions {
@@ -17,8 +17,15 @@ export interface JwtSessionOptions {
    * @default new MemoryStore()
    */
   store?: SessionStore
-  /** How the token travels: `'bearer'` (Authorization / X-Session-Token) or `'cookie'`. @default 'bearer' */
+  /**
+   * How the token travels: `'bearer'` (Authorization / X-Session-Token, refresh tokens in
+   * X-Refresh-Token) or `'cookie'` (HttpOnly cookies: the access token's, and the refresh token's,
+   * sent only to the refresh route).
+   * @default 'bearer'
+   */
   transport?: 'bearer' | 'cookie'
+  /** Options of the Bearer transport (`transport: 'bearer'`): the response header, CORS exposure. */
+  bearer?: BearerTransportOptions
   /** Options of the cookie transport (`transport: 'cookie'`): name, attributes, CSRF guard. */
   cookie?: CookieTransportOptions
   /** Access-token lifetime: milliseconds or a text such as `'15m'`. @default '15m' */
@@ -35,7 +42,11 @@ export interface JwtSessionOptions {
    * @default 10000
    */
   refreshGrace?: number
-  /** The refresh route the plugin registers, or `false` to register none. @default '/refresh' */
+  /**
+   * The refresh route the plugin registers, or `false` to register none (and so hand out no refresh
+   * tokens, as with `refreshTokenTtl: false`).
+   * @default '/refresh'
+   */
   refreshRoute?: string | false
   /** Required `iss` claim, set on every token and required on every token accepted. */
   issuer?: string
@@ -103,16 +114,18 @@ export function resolveJwtOptions (options: JwtSessionOptions): ResolvedJwtOptio
   if (transportName !== 'bearer' && transportName !== 'cookie') {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('transport', 'must be "bearer" or "cookie"')
   }
-  const transport = transportName === 'cookie' ? cookieTransport(options.cookie) : bearerTransport()
-  const refreshTtl = options.refreshTokenTtl === false ? null : duration('refreshTokenTtl', options.refreshTokenTtl ?? '30d')
+  const transport = transportName === 'cookie' ? cookieTransport(options.cookie) : bearerTransport(options.bearer)
   const accessTtl = duration('accessTokenTtl', options.accessTokenTtl ?? '15m')
-  if (refreshTtl !== null && refreshTtl < accessTtl) {
+  const refreshTokenTtl = options.refreshTokenTtl === false ? null : duration('refreshTokenTtl', options.refreshTokenTtl ?? '30d')
+  if (refreshTokenTtl !== null && refreshTokenTtl < accessTtl) {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('refreshTokenTtl', 'must not be shorter than accessTokenTtl')
   }
   const refreshRoute = options.refreshRoute ?? '/refresh'
-  if (refreshRoute !== false && (typeof refreshRoute !== 'string' || !refreshRoute.startsWith('/'))) {
-    throw new errors.FST_SESSIONKIT_INVALID_OPTION('refreshRoute', 'must be a path starting with "/", or false')
+  if (refreshRoute !== false && (typeof refreshRoute !== 'string' || !refreshRoute.startsWith('/') || /[;\s?#]/.test(refreshRoute))) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('refreshRoute', 'must be a path starting with "/" (no ";", "?", "#" or whitespace), or false')
   }
+  // no route, no way to use a refresh token: none is handed out
+  const refreshTtl = refreshRoute === false ? null : refreshTokenTtl
   const cache = options.cache ?? 10_000
   if (cache !== false && (!Number.isSafeInteger(cache) || cache <= 0)) {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('cache', 'must be a positive number of entries, or false')
@@ -134,7 +147,7 @@ export function resolveJwtOptions (options: JwtSessionOptions): ResolvedJwtOptio
     accessTtl,
     refreshTtl,
     refreshGrace: nonNegative('refreshGrace', options.refreshGrace, 10_000),
-    refreshRoute: refreshTtl === null || refreshRoute === false ? null : refreshRoute,
+    refreshRoute: refreshTtl === null ? null : refreshRoute as string,
     issuer: claim('issuer', options.issuer),
     audience: claim('audience', options.audience),
     clockTolerance: nonNegative('clockTolerance', options.clockTolerance, 0),
@@ -144,4 +157,14 @@ export function resolveJwtOptions (options: JwtSessionOptions): ResolvedJwtOptio
     storeTimeout: store.boundedLatency === true ? null : storeTimeout,
     now
   })
+}
+
+/**
+ * Where refresh tokens travel, once the prefix of the plugin's routes is known (the refresh cookie's
+ * path is the refresh route's); `null` without refresh tokens.
+ */
+export function refreshChannel (options: JwtSessionOptions, resolved: ResolvedJwtOptions, prefix: string): RefreshChannel & Pick<Transport, 'setup'> | null {
+  if (resolved.refreshRoute === null) return null
+  if (resolved.transport.name === 'cookie') return cookieRefresh(options.cookie ?? {}, prefix + resolved.refreshRoute, resolved.refreshTtl as number)
+  return headerRefresh(options.bearer?.exposeHeader ?? true)
 }

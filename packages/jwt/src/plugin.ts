@@ -1,22 +1,31 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { installSessionHooks, type SessionAdmin } from '@sessionkit/core'
+import { csrfGuard } from '@sessionkit/cookie'
 import { JwtEngine } from './engine.js'
-import { resolveJwtOptions, type JwtSessionOptions } from './options.js'
+import { refreshChannel, resolveJwtOptions, type JwtSessionOptions } from './options.js'
 import { createCodec } from './tokens.js'
 
 async function jwtSessions (fastify: FastifyInstance, options: JwtSessionOptions): Promise<void> {
   const resolved = resolveJwtOptions(options)
   const codec = await createCodec(fastify, resolved)
-  const engine = new JwtEngine(resolved, codec, fastify.log)
+  const refresh = refreshChannel(options, resolved, fastify.prefix)
+  const engine = new JwtEngine(resolved, codec, fastify.log, refresh)
   const { store } = resolved
 
   installSessionHooks(fastify, engine)
   fastify.decorate('sessionkit', createTokenAdmin(engine))
   resolved.transport.setup?.(fastify)
 
-  if (resolved.refreshRoute !== null) {
-    fastify.post(resolved.refreshRoute, { config: { session: false } }, function refreshSession (request, reply) {
+  if (refresh !== null) {
+    refresh.setup?.(fastify)
+    // a refresh token in a cookie comes with every request the browser makes to the route, from any
+    // site: the cookie transport's CSRF guard goes on it (the route has no session hooks)
+    const csrf = resolved.transport.name === 'cookie' ? options.cookie?.csrf ?? {} : false
+    fastify.post(resolved.refreshRoute as string, {
+      config: { session: false },
+      onRequest: csrf === false ? [] : [csrfGuard(csrf)]
+    }, function refreshSession (request, reply) {
       return engine.refresh(request, reply)
     })
   }

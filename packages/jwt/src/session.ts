@@ -23,6 +23,8 @@ export class JwtSession extends SessionState {
   issued: string | null = null
   /** A refresh token to hand the client with it. */
   refreshToken: string | null = null
+  /** The refresh family ended in this request (logout, regenerate): the client forgets its refresh token. */
+  familyEnded = false
 
   constructor (backend: TokenBackend, transport: Transport, claims: AccessClaims | null) {
     // verified claims are shared between requests: the session copies before it changes anything

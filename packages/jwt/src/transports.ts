@@ -1,10 +1,17 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { errors, exposeHeader, type Transport } from '@sessionkit/core'
+import { cookieTransport, type CookieTransportOptions } from '@sessionkit/cookie'
 
 /** Options of the Bearer transport. */
 export interface BearerTransportOptions {
   /** The response header that hands out a new token (empty when the client must forget it). @default 'x-session-token' */
   responseHeader?: string
+  /**
+   * Add the response header (and `X-Refresh-Token`) to `Access-Control-Expose-Headers`, so that
+   * browser code on another allowed origin can read them.
+   * @default true
+   */
+  exposeHeader?: boolean
 }
 
 const WHITESPACE = /\s/
@@ -23,14 +30,20 @@ function bearerToken (header: string): string {
  * `Bearer` alone, two tokens) is a credential that fails, never a 500.
  */
 export function bearerTransport (options: BearerTransportOptions = {}): Transport {
-  const { responseHeader = 'x-session-token' } = options
+  const { responseHeader = 'x-session-token', exposeHeader: expose = true } = options
   if (typeof responseHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(responseHeader)) {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('responseHeader', 'must be a header name of letters, digits and "-"')
   }
+  if (typeof expose !== 'boolean') {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('exposeHeader', 'must be a boolean')
+  }
   const name = responseHeader.toLowerCase()
+  if (name === REFRESH_HEADER) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('responseHeader', `must not be "${REFRESH_HEADER}", which carries refresh tokens`)
+  }
   function send (reply: FastifyReply, value: string): void {
     reply.header(name, value)
-    exposeHeader(reply, name)
+    if (expose) exposeHeader(reply, name)
   }
   return {
     name: 'bearer',
@@ -46,5 +59,57 @@ export function bearerTransport (options: BearerTransportOptions = {}): Transpor
     clear (_request: FastifyRequest, reply: FastifyReply) {
       send(reply, '')
     }
+  }
+}
+
+/** The header that carries refresh tokens, both ways, with the Bearer transport. */
+export const REFRESH_HEADER = 'x-refresh-token'
+
+/**
+ * Where refresh tokens travel. With Bearer, in `X-Refresh-Token` both ways: the client keeps them
+ * as it keeps the access token. With the cookie transport, in an HttpOnly cookie of their own whose
+ * path is the refresh route: page scripts never see them, and no other request carries them.
+ */
+export interface RefreshChannel {
+  /** The refresh token a request carries; throws `FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL` for two. */
+  read (request: FastifyRequest): string | undefined
+  write (request: FastifyRequest, reply: FastifyReply, token: string): void
+  /** Tells the client to forget its refresh token (logout, a refused refresh). */
+  clear (request: FastifyRequest, reply: FastifyReply): void
+}
+
+/** Refresh tokens in `X-Refresh-Token`; the client forgets them with the access token. */
+export function headerRefresh (expose: boolean): RefreshChannel {
+  return {
+    read (request) {
+      const value = request.headers[REFRESH_HEADER]
+      return typeof value === 'string' ? value : undefined
+    },
+    write (_request, reply, token) {
+      reply.header(REFRESH_HEADER, token)
+      if (expose) exposeHeader(reply, REFRESH_HEADER)
+    },
+    clear () {}
+  }
+}
+
+/**
+ * Refresh tokens in an HttpOnly cookie beside the session cookie: named after it with `-refresh`
+ * (`__Secure-` instead of `__Host-`, which would force `Path=/`), with its attributes, the path of
+ * the refresh route, and a lifetime of `maxAge` (the refresh family's).
+ */
+export function cookieRefresh (options: CookieTransportOptions, path: string, maxAge: number): RefreshChannel & Pick<Transport, 'setup'> {
+  const { cookieName = 'sid', hostPrefix = false, cookie = {} } = options
+  const transport = cookieTransport({
+    cookieName: (hostPrefix ? '__Secure-' : '') + cookieName + '-refresh',
+    cookie: { ...cookie, path, maxAge, ...(hostPrefix ? { secure: true } : {}) },
+    // the refresh route gets the session cookie's guard (see the plugin)
+    csrf: false
+  })
+  return {
+    setup: transport.setup,
+    read: (request) => transport.read(request),
+    write: (request, reply, token) => { transport.write(request, reply, token, 0) },
+    clear: (request, reply) => { transport.clear(request, reply) }
   }
 }

@@ -11,6 +11,8 @@ test('typed options and keys', () => {
   expect<JwtKey>().type.not.toBeAssignableFrom({ kid: 'k', algorithm: 'none' as const, secret: 'x' })
   expect<JwtSessionOptions>().type.not.toBeAssignableFrom({ keys: [], transport: 'query' })
   expect<JwtSessionOptions>().type.not.toBeAssignableFrom({ secret: 'x' })
+  expect<JwtSessionOptions>().type.toBeAssignableFrom({ keys: [], bearer: { responseHeader: 'x-access-token', exposeHeader: false } })
+  expect<JwtSessionOptions>().type.not.toBeAssignableFrom({ keys: [], bearer: { exposeHeader: 'yes' } })
   app.get('/', async (request) => {
     expect(request.session).type.toBe<Session>()
     return null
