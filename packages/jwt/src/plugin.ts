@@ -9,7 +9,8 @@ import { createCodec } from './tokens.js'
 async function jwtSessions (fastify: FastifyInstance, options: JwtSessionOptions): Promise<void> {
   const resolved = resolveJwtOptions(options)
   const codec = await createCodec(fastify, resolved)
-  const refresh = refreshChannel(options, resolved, fastify.prefix)
+  // the refresh route's full path, as Fastify joins it (a prefix's trailing slash is dropped)
+  const refresh = refreshChannel(options, resolved, fastify.prefix.replace(/\/+$/, ''))
   const engine = new JwtEngine(resolved, codec, fastify.log, refresh)
   const { store } = resolved
 

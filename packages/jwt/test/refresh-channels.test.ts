@@ -135,7 +135,7 @@ t.test('cookie transport: __Host- session cookie, __Secure- refresh cookie on th
       request.session.set('userId', 'alice')
       return { ok: true }
     })
-  }, { prefix: '/auth' })
+  }, { prefix: '/auth/' })
   const login = await app.inject({ method: 'POST', url: '/auth/login' })
   const cookies = setCookies(login)
   t.match(cookies.get('__Host-sid'), /; Path=\/; HttpOnly; Secure; SameSite=Strict$/)
