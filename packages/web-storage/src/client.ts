@@ -6,6 +6,13 @@ export interface SessionClientOptions {
   /** The server's mechanism: `'header'` (X-Session-Id) or `'jwt'` (Bearer, with refresh). */
   mechanism: 'header' | 'jwt'
   /**
+   * The server's credential header, when not the default: the header mechanism's `header` option
+   * (sent and read back), or the JWT plugin's `bearer.responseHeader` (read back; tokens go out in
+   * `Authorization: Bearer`).
+   * @default 'x-session-id' for header, 'x-session-token' for jwt
+   */
+  header?: string
+  /**
    * Where the credential is kept. `'session'`: this tab only, gone when it closes. `'local'`: every
    * tab, across restarts, and readable by any script on the page (see the README). `'memory'`:
    * this page only.
@@ -70,6 +77,10 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
   } = options
   if (mechanism !== 'header' && mechanism !== 'jwt') throw new TypeError('mechanism must be "header" or "jwt"')
   if (storage !== 'session' && storage !== 'local' && storage !== 'memory') throw new TypeError('storage must be "session", "local" or "memory"')
+  const { header = mechanism === 'jwt' ? 'x-session-token' : 'x-session-id' } = options
+  if (typeof header !== 'string' || !/^[A-Za-z0-9-]+$/.test(header) || /^(authorization|cookie|x-refresh-token)$/i.test(header)) {
+    throw new TypeError('header must be a header name of letters, digits and "-", other than authorization, cookie and x-refresh-token')
+  }
   const scope = globalThis as { location?: { origin?: string }, addEventListener?: typeof addEventListener, removeEventListener?: typeof removeEventListener }
   const base = new URL(options.baseUrl ?? scope.location?.origin ?? 'invalid:')
   if (base.origin === 'null') throw new TypeError('baseUrl is required outside a page: the origin the credential belongs to')
@@ -77,8 +88,8 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
   const send = options.fetch ?? globalThis.fetch.bind(globalThis)
   const area = new SafeStorage(storageArea(storage, options.storageAreas ?? (globalThis as object)))
   const key = `${namespace}:${mechanism}`
-  /** The response header that hands out a credential, or clears it (empty). */
-  const credentialHeader = mechanism === 'jwt' ? 'x-session-token' : 'x-session-id'
+  /** The response header that hands out a credential, or clears it (empty); with header sessions, the request's too. */
+  const credentialHeader = header.toLowerCase()
   const listeners = new Set<(state: SessionState) => void>()
   let refreshing: Promise<StoredCredential | null> | null = null
 
@@ -146,7 +157,7 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
   function attach (request: Request, held: StoredCredential): Request {
     const headers = new Headers(request.headers)
     if (mechanism === 'jwt') headers.set('authorization', `Bearer ${held.credential}`)
-    else headers.set('x-session-id', held.credential)
+    else headers.set(credentialHeader, held.credential)
     return new Request(request, { headers })
   }
 

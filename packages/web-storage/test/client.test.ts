@@ -180,8 +180,31 @@ t.test('logout in one tab ends the others (BroadcastChannel); a local storage ev
   t.equal(shared.getItem(`${namespace}:header`), null, 'the forged value is removed')
 })
 
+t.test('a server with its own credential header: the client is told its name', async (t) => {
+  const api = await server(t, 'header', { header: 'x-api-session' })
+  const c = client(t, { mechanism: 'header', header: 'X-Api-Session', baseUrl: api.base, storage: 'memory' })
+  await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
+  t.same(await json(await c.fetch('/me')), { user: 'alice' })
+  t.match(api.seen.at(-1)?.['x-api-session'], /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/, 'sent in that header')
+  t.equal(api.seen.at(-1)?.['x-session-id'], undefined, 'and in no other')
+  t.equal((await c.fetch('/logout', { method: 'POST' })).status, 204)
+  t.equal(c.state().authenticated, false, 'the empty header clears it')
+
+  const tokens = await server(t, 'jwt', { header: 'x-access-token' })
+  const j = client(t, { mechanism: 'jwt', header: 'x-access-token', baseUrl: tokens.base, storage: 'memory' })
+  await j.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
+  t.same(await json(await j.fetch('/me')), { user: 'alice' })
+  t.match(tokens.seen.at(-1)?.authorization, /^Bearer ey/, 'the token read from x-access-token goes out as Bearer')
+  tokens.clock.advance(61_000)
+  t.same(await json(await j.fetch('/me')), { user: 'alice' }, 'an expired token is refreshed and the new one, read from x-access-token, is used')
+  t.equal(tokens.refreshes.length, 1)
+})
+
 t.test('options are checked', async (t) => {
   t.throws(() => createSessionClient({ mechanism: 'cookie' as 'header', baseUrl: 'http://a.test' }), { message: 'mechanism must be "header" or "jwt"' })
   t.throws(() => createSessionClient({ mechanism: 'header', storage: 'cookies' as 'local', baseUrl: 'http://a.test' }), { message: 'storage must be "session", "local" or "memory"' })
   t.throws(() => createSessionClient({ mechanism: 'header' }), { message: 'baseUrl is required outside a page: the origin the credential belongs to' })
+  for (const header of ['', 'bad header', 'Authorization', 'cookie', 'X-Refresh-Token', 42 as unknown as string]) {
+    t.throws(() => createSessionClient({ mechanism: 'header', header, baseUrl: 'http://a.test' }), { message: 'header must be a header name of letters, digits and "-", other than authorization, cookie and x-refresh-token' }, String(header))
+  }
 })
