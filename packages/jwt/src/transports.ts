@@ -15,6 +15,8 @@ export interface BearerTransportOptions {
 }
 
 const WHITESPACE = /\s/
+/** The header that carries refresh tokens, both ways, with the Bearer transport. */
+export const REFRESH_HEADER = 'x-refresh-token'
 
 /** The token of an `Authorization: Bearer <token>` header (the scheme in any case), else `''`. */
 function bearerToken (header: string): string {
@@ -62,9 +64,6 @@ export function bearerTransport (options: BearerTransportOptions = {}): Transpor
   }
 }
 
-/** The header that carries refresh tokens, both ways, with the Bearer transport. */
-export const REFRESH_HEADER = 'x-refresh-token'
-
 /**
  * Where refresh tokens travel. With Bearer, in `X-Refresh-Token` both ways: the client keeps them
  * as it keeps the access token. With the cookie transport, in an HttpOnly cookie of their own whose
@@ -108,8 +107,9 @@ export function cookieRefresh (options: CookieTransportOptions, path: string, ma
   })
   return {
     setup: transport.setup,
-    read: (request) => transport.read(request),
-    write: (request, reply, token) => { transport.write(request, reply, token, 0) },
-    clear: (request, reply) => { transport.clear(request, reply) }
+    read: transport.read,
+    clear: transport.clear,
+    // the cookie's lifetime is set above, not by the access token's expiry
+    write: (request, reply, token) => { transport.write(request, reply, token, 0) }
   }
 }
