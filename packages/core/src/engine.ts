@@ -306,7 +306,7 @@ export class SessionEngine implements SessionBackend {
   }
 }
 
-function merge (base: Record<string, unknown>, changes: Map<string, unknown>): Record<string, unknown> {
+function merge (base: Record<string, unknown>, changes: ReadonlyMap<string, unknown>): Record<string, unknown> {
   const data: Record<string, unknown> = { ...base }
   for (const [key, value] of changes) {
     if (value === undefined) delete data[key]

@@ -3,6 +3,8 @@ import { errors } from './errors.js'
 import { assertKey, cloneStorable } from './values.js'
 
 const hasOwn = Object.hasOwn
+/** The changes of a session that has none: shared, never written to. */
+const NO_CHANGES: ReadonlyMap<string, unknown> = new Map()
 
 /**
  * The data side of `request.session`, shared by every mechanism: get, set, delete, copies, and a
@@ -18,10 +20,13 @@ export abstract class SessionState implements Session {
    */
   #data: Record<string, unknown>
   #owned = false
-  /** Keys set (value) or deleted (`undefined`) by this request. */
-  readonly changes = new Map<string, unknown>()
-  /** JSON of object values handed out by `get`, to see changes made inside them. */
-  readonly #snapshots = new Map<string, string>()
+  /**
+   * Keys set (value) or deleted (`undefined`) by this request; made at the first change, so that a
+   * request that changes nothing allocates no map.
+   */
+  #changes: Map<string, unknown> | null = null
+  /** JSON of object values handed out by `get`, to see changes made inside them; made at the first. */
+  #snapshots: Map<string, string> | null = null
   /** The transport that carried the credential, or that will carry a new one. */
   readonly transport: Transport
   /** The client's credential must be cleared, unless a new one is issued. */
@@ -48,6 +53,11 @@ export abstract class SessionState implements Session {
     return this.collectChanges().size > 0
   }
 
+  /** Keys set (value) or deleted (`undefined`) by this request, as recorded so far (see `collectChanges`). */
+  get changes (): ReadonlyMap<string, unknown> {
+    return this.#changes ?? NO_CHANGES
+  }
+
   /** The working data, this request's changes applied. */
   get current (): Record<string, unknown> {
     return this.#data
@@ -56,10 +66,10 @@ export abstract class SessionState implements Session {
   get<K extends SessionKey> (key: K): SessionData[K] | undefined {
     if (!hasOwn(this.#data, key)) return undefined
     let value = this.#data[key]
-    if (value !== null && typeof value === 'object' && !this.changes.has(key) && !this.#snapshots.has(key)) {
+    if (value !== null && typeof value === 'object' && !this.changes.has(key) && this.#snapshots?.has(key) !== true) {
       // this request's own copy: changes made inside it are found at the end, by its snapshot
       const snapshot = JSON.stringify(value)
-      this.#snapshots.set(key, snapshot)
+      this.#watch(key, snapshot)
       value = JSON.parse(snapshot)
       this.#own()[key] = value
     }
@@ -75,8 +85,8 @@ export abstract class SessionState implements Session {
     }
     const copy = cloneStorable(key, value)
     this.#own()[key] = copy
-    this.changes.set(key, copy)
-    this.#snapshots.delete(key)
+    this.#record(key, copy)
+    this.#snapshots?.delete(key)
   }
 
   has (key: SessionKey): boolean {
@@ -88,8 +98,8 @@ export abstract class SessionState implements Session {
     this.assertOpen('delete')
     if (!hasOwn(this.#data, key)) return
     delete this.#own()[key]
-    this.changes.set(key, undefined)
-    this.#snapshots.delete(key)
+    this.#record(key, undefined)
+    this.#snapshots?.delete(key)
   }
 
   data (): Partial<SessionData> {
@@ -104,17 +114,18 @@ export abstract class SessionState implements Session {
    * Every change this request made: the keys it set or deleted, and the object values it read and
    * then changed in place.
    */
-  collectChanges (): Map<string, unknown> {
-    if (this.#snapshots.size === 0) return this.changes
-    for (const [key, before] of this.#snapshots) {
+  collectChanges (): ReadonlyMap<string, unknown> {
+    const snapshots = this.#snapshots
+    if (snapshots === null) return this.changes
+    for (const [key, before] of snapshots) {
       const value = this.#data[key]
       // re-validated here: an object changed in place never went through set(). The request keeps
       // its object, still watched (it may change it again); what is written is the copy.
       const copy = cloneStorable(key, value)
       const after = JSON.stringify(copy)
       if (after !== before) {
-        this.changes.set(key, copy)
-        this.#snapshots.set(key, after)
+        this.#record(key, copy)
+        snapshots.set(key, after)
       }
     }
     return this.changes
@@ -136,11 +147,11 @@ export abstract class SessionState implements Session {
    * saved too.
    */
   committed (data: Record<string, unknown>): void {
-    const watched = this.closed ? [] : [...this.#snapshots.keys(), ...this.changes.keys()]
+    const watched = this.closed ? [] : [...this.#snapshots?.keys() ?? [], ...this.changes.keys()]
     this.reset(data)
     for (const key of watched) {
       const value = data[key]
-      if (value !== null && typeof value === 'object') this.#snapshots.set(key, JSON.stringify(value))
+      if (value !== null && typeof value === 'object') this.#watch(key, JSON.stringify(value))
     }
   }
 
@@ -148,8 +159,25 @@ export abstract class SessionState implements Session {
   reset (data: Record<string, unknown>): void {
     this.#data = data
     this.#owned = false
-    this.changes.clear()
-    this.#snapshots.clear()
+    this.#changes = null
+    this.#snapshots = null
+  }
+
+  /**
+   * Puts the change of `key` back as it was before a `set()` that had to be refused: `change` is
+   * what `changes.get(key)` gave before it, `changed` whether `changes.has(key)` did.
+   */
+  protected restoreChange (key: string, changed: boolean, change: unknown): void {
+    if (changed) this.#record(key, change)
+    else this.#changes?.delete(key)
+  }
+
+  #record (key: string, value: unknown): void {
+    (this.#changes ??= new Map()).set(key, value)
+  }
+
+  #watch (key: string, snapshot: string): void {
+    (this.#snapshots ??= new Map()).set(key, snapshot)
   }
 
   /** The data, copied first if it is not this session's own yet. */

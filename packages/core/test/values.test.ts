@@ -108,3 +108,44 @@ t.test('set copies; undefined deletes; nested changes are seen', async (t) => {
   const after = await app.inject({ method: 'GET', url: '/data', headers })
   t.same(after.json().data, { cart: { items: ['a', 'b'] }, bare: { ok: true }, sparse: { kept: 1 } }, 'nothing half-written')
 })
+
+t.test('a mechanism that refuses a set() after the fact puts its change back as it was (restoreChange)', async (t) => {
+  const { SessionState } = await import('@sessionkit/core')
+  /** A session whose mechanism refuses any value over 3 after the base class recorded it, as a size budget does. */
+  class Budgeted extends SessionState {
+    readonly id = null
+    readonly isNew = true
+    readonly expiresAt = null
+    async regenerate (): Promise<void> {}
+    async destroy (): Promise<void> {}
+    touch (): void {}
+    async save (): Promise<void> {}
+    override set (key: string, value: unknown): void {
+      const changed = this.changes.has(key)
+      const change = this.changes.get(key)
+      const before = this.current[key]
+      super.set(key, value as never)
+      if (typeof value === 'number' && value > 3) {
+        if (before === undefined) delete this.current[key]
+        else this.current[key] = before
+        this.restoreChange(key, changed, change)
+        throw new RangeError('over budget')
+      }
+    }
+  }
+  const session = new Budgeted({ name: 'test', onInvalid: 'reject', read: () => undefined, write: () => {}, clear: () => {} }, { kept: 1 })
+  t.equal(session.changes.size, 0, 'no change yet, and no map made for none')
+  t.throws(() => session.set('n', 5), RangeError)
+  t.same([...session.changes], [], 'a refused first change leaves no trace')
+  session.set('n', 2)
+  t.throws(() => session.set('n', 9), RangeError)
+  t.same([...session.changes], [['n', 2]], 'a refused second change leaves the first')
+  t.same(session.data(), { kept: 1, n: 2 })
+  t.equal(session.isModified, true)
+
+  const watched = new Budgeted({ name: 'test', onInvalid: 'reject', read: () => undefined, write: () => {}, clear: () => {} }, { cart: { items: 1 } })
+  const cart = watched.get('cart') as { items: number }
+  cart.items = 2
+  watched.delete('cart')
+  t.same([...watched.collectChanges()], [['cart', undefined]], 'an object read, changed and then deleted is a deletion, not a change')
+})

@@ -58,8 +58,7 @@ export class JwtSession extends SessionState {
       // refused at the call, and the session is as it was
       if (had) this.current[key] = before
       else delete this.current[key]
-      if (changed) this.changes.set(key, change)
-      else this.changes.delete(key)
+      this.restoreChange(key, changed, change)
       throw err
     }
   }
