@@ -48,7 +48,9 @@ export class SessionEngine implements SessionBackend {
     const { transports } = this.options
     let credential: string | undefined
     let carrier: Transport | undefined
-    for (const transport of transports) {
+    // indexed loops here and in #issuer: an array iterator per request is an allocation per request
+    for (let i = 0; i < transports.length; i++) {
+      const transport = transports[i] as Transport
       const value = transport.read(request)
       if (value === undefined) continue
       if (credential !== undefined && value !== credential) throw new errors.FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL()
@@ -152,7 +154,7 @@ export class SessionEngine implements SessionBackend {
 
   /** Whether `persist` has anything to write. */
   #unsaved (session: ServerSession): boolean {
-    return session.record === null ? Object.keys(session.current).length > 0 : session.collectChanges().size > 0
+    return session.record === null ? hasData(session.current) : session.collectChanges().size > 0
   }
 
   /** Hands the client its new credential, or tells it to forget the old one. */
@@ -170,7 +172,7 @@ export class SessionEngine implements SessionBackend {
     const now = this.options.now()
     let base = session.record
     if (base === null) {
-      if (Object.keys(session.current).length === 0) return
+      if (!hasData(session.current)) return
       const { fresh, record } = this.#creation(session, now)
       if (!await this.call(() => this.options.store.set(fresh.id, record, 0, this.idleTimeout))) {
         throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
@@ -299,11 +301,20 @@ export class SessionEngine implements SessionBackend {
   /** The transport a new session is issued through. */
   #issuer (request: FastifyRequest): Transport {
     const { transports } = this.options
-    for (const transport of transports) {
+    for (let i = 0; i < transports.length; i++) {
+      const transport = transports[i] as Transport
       if (transport.claims?.(request) === true) return transport
     }
     return transports[0] as Transport
   }
+}
+
+/** Whether a session's data holds any key, without the array `Object.keys` would allocate. */
+function hasData (data: Record<string, unknown>): boolean {
+  for (const key in data) {
+    if (Object.hasOwn(data, key)) return true
+  }
+  return false
 }
 
 function merge (base: Record<string, unknown>, changes: ReadonlyMap<string, unknown>): Record<string, unknown> {

@@ -14,8 +14,11 @@ export function assertKey (key: unknown): asserts key is string {
  * what is wrong. Copying at `set` means a caller mutating its own object later changes nothing stored.
  */
 export function cloneStorable (key: string, value: unknown): unknown {
-  return copy(key, value, new Set())
+  // a primitive has nothing inside it to check for cycles: it gets the shared empty set, never written
+  return copy(key, value, value !== null && typeof value === 'object' ? new Set() : NO_ANCESTORS)
 }
+
+const NO_ANCESTORS: Set<object> = new Set()
 
 function copy (key: string, value: unknown, ancestors: Set<object>): unknown {
   switch (typeof value) {

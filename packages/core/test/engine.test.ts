@@ -26,6 +26,18 @@ t.test('a session that holds nothing is never stored', async (t) => {
   const response = await app.inject({ method: 'POST', url: '/set-and-delete' })
   t.equal(credentialOf(response), undefined)
   t.equal(store.size, 0)
+  // an enumerable key on Object.prototype (prototype pollution elsewhere in an app) is not session data
+  // eslint-disable-next-line no-extend-native -- the pollution is the case under test, undone below
+  Object.defineProperty(Object.prototype, 'polluted', { value: 1, enumerable: true, configurable: true, writable: true })
+  let polluted
+  try {
+    polluted = await app.inject({ method: 'POST', url: '/set-and-delete' })
+  } finally {
+    delete (Object.prototype as Record<string, unknown>).polluted
+  }
+  t.equal(polluted.statusCode, 200)
+  t.equal(credentialOf(polluted), undefined, 'with a polluted prototype, still nothing issued')
+  t.equal(store.size, 0, 'and nothing stored')
 })
 
 t.test('50 parallel first requests give 50 distinct sessions', async (t) => {
