@@ -66,8 +66,20 @@ export async function sample (server, scenario, duration, client = server) {
 
 /** The CPU time a server process has used so far, in µs. */
 function cpuOf (server) {
+  return ask(server, 'cpu')
+}
+
+/** Where a frame of a V8 profile comes from, short: `fastify/lib/reply.js`, `core/dist/engine.js`, `node:events`. */
+export function where (url) {
+  return url
+    .replace(/^.*node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?/, '')
+    .replace(/^file:\/\/.*\/packages\//, '')
+}
+
+/** Asks a server something over IPC (`cpu`, `alloc-start`, `alloc-stop`) and waits for its answer. */
+export function ask (server, message) {
   return new Promise((resolve) => {
     server.child.once('message', resolve)
-    server.child.send('cpu')
+    server.child.send(message)
   })
 }

@@ -7,19 +7,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
-import { ROUTES, startServer, stopServer, target } from './harness.js'
+import { ROUTES, startServer, stopServer, target, where } from './harness.js'
 
 const byFile = process.argv.includes('--by-file')
 const [scenario, ...names] = process.argv.slice(2).filter((arg) => arg !== '--by-file')
 if (ROUTES[scenario] === undefined || names.length === 0 || names.length > 2) {
   throw new Error('usage: profile <read|write|update|plain> <contender> [other contender] [--by-file]')
-}
-
-/** Where a frame comes from, short: `fastify/lib/reply.js`, `core/dist/engine.js`, `node:events`. */
-function where (url) {
-  return url
-    .replace(/^.*node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?/, '')
-    .replace(/^file:\/\/.*\/packages\//, '')
 }
 
 async function profile (name) {

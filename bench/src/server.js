@@ -1,5 +1,6 @@
 // One contender in its own process: builds the app, prepares a live session, listens, and tells
 // the runner its port and the headers a client with that session sends.
+import { Session } from 'node:inspector/promises'
 import Fastify from 'fastify'
 import { contenders } from './contenders.js'
 
@@ -18,6 +19,21 @@ const check = await app.inject({ method: 'GET', url: '/read' + (query ? `?${quer
 if (check.statusCode !== 200 || (name !== 'bare' && check.json().n === null)) throw new Error(`${name}: the prepared session does not read back: ${check.body}`)
 await app.listen({ port: 0, host: '127.0.0.1' })
 process.stdout.write(JSON.stringify({ port: app.server.address().port, headers, query: query ?? null }) + '\n')
-// the runner asks for the CPU time this process has used, before and after each sample
-process.on('message', (message) => { if (message === 'cpu') process.send(process.cpuUsage()) })
+// the runner asks for the CPU time this process has used, before and after each sample, and the
+// allocation runner for V8's sampling heap profile, collected objects included, around its load
+let profiler = null
+process.on('message', async (message) => {
+  if (message === 'cpu') process.send(process.cpuUsage())
+  if (message === 'alloc-start') {
+    profiler = new Session()
+    profiler.connect()
+    await profiler.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+    process.send('started')
+  }
+  if (message === 'alloc-stop') {
+    const { profile } = await profiler.post('HeapProfiler.stopSampling')
+    profiler.disconnect()
+    process.send(profile.head)
+  }
+})
 process.on('SIGTERM', () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
