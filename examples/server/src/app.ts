@@ -62,7 +62,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(async function sessionRoutes (scope) {
     await registerSessions(scope, config, options.now)
 
-    scope.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(demoPage(config.mechanisms)))
+    scope.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(demoPage(config.mechanisms, config.jwtTransport)))
 
     scope.post<{ Body: { username: string, password: string } }>('/login', { schema: loginSchema }, async (request, reply) => {
       const { username, password } = request.body

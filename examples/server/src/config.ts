@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 export const MECHANISMS = ['cookie', 'header', 'query', 'jwt'] as const
 export type Mechanism = (typeof MECHANISMS)[number]
 export const STORES = ['memory', 'redis'] as const
+export const JWT_TRANSPORTS = ['bearer', 'cookie'] as const
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 /** The example's configuration, read from the environment. */
@@ -10,6 +11,8 @@ export interface Config {
   port: number
   host: string
   mechanisms: Mechanism[]
+  /** How JWT sessions travel: Bearer with tokens in headers, or HttpOnly cookies. */
+  jwtTransport: (typeof JWT_TRANSPORTS)[number]
   store: (typeof STORES)[number]
   redisUrl: string
   redisPrefix: string
@@ -41,6 +44,9 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('SESSION_MECHANISM', 'jwt is stateless and runs alone; compose it by route instead (see examples/composed)')
   }
   if (new Set(mechanisms).size !== mechanisms.length) throw new ConfigError('SESSION_MECHANISM', 'lists a mechanism twice')
+  const jwtTransport = env.SESSION_JWT_TRANSPORT ?? 'bearer'
+  if (!(JWT_TRANSPORTS as readonly string[]).includes(jwtTransport)) throw new ConfigError('SESSION_JWT_TRANSPORT', `must be one of ${JWT_TRANSPORTS.join(', ')}`)
+  if (env.SESSION_JWT_TRANSPORT !== undefined && mechanisms[0] !== 'jwt') throw new ConfigError('SESSION_JWT_TRANSPORT', 'applies to SESSION_MECHANISM=jwt only')
   const store = env.SESSION_STORE ?? 'memory'
   if (!(STORES as readonly string[]).includes(store)) throw new ConfigError('SESSION_STORE', `must be one of ${STORES.join(', ')}`)
   const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -58,5 +64,5 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): Config {
   } else if (Buffer.byteLength(secret) < 32) {
     throw new ConfigError('SESSION_SECRET', 'must be at least 32 bytes')
   }
-  return { port, host, mechanisms: mechanisms as Mechanism[], store: store as Config['store'], redisUrl, redisPrefix, logLevel, secret, ephemeralSecret }
+  return { port, host, mechanisms: mechanisms as Mechanism[], jwtTransport: jwtTransport as Config['jwtTransport'], store: store as Config['store'], redisUrl, redisPrefix, logLevel, secret, ephemeralSecret }
 }

@@ -1,12 +1,15 @@
-import type { Mechanism } from './config.js'
+import type { Config, Mechanism } from './config.js'
 
 /**
  * The demo page. With cookies the browser carries the credential. With the header or jwt mechanism
  * the page uses `@sessionkit/web-storage` (sessionStorage, or `?storage=local|memory`). With the
- * query mechanism it keeps the credential in a variable and puts it in each URL itself.
+ * query mechanism it keeps the credential in a variable and puts it in each URL itself. With JWTs
+ * in cookies the browser carries both tokens, and the page refreshes once when a call finds the
+ * access token expired.
  */
-export function demoPage (mechanisms: readonly Mechanism[]): string {
-  const mode = mechanisms[0] as Mechanism
+export function demoPage (mechanisms: readonly Mechanism[], jwtTransport: Config['jwtTransport'] = 'bearer'): string {
+  const cookieTokens = mechanisms[0] === 'jwt' && jwtTransport === 'cookie'
+  const mode = cookieTokens ? 'jwt-cookie' : mechanisms[0] as Mechanism
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -23,7 +26,7 @@ export function demoPage (mechanisms: readonly Mechanism[]): string {
 </style>
 </head>
 <body>
-<h1>sessionkit demo: <code>${mechanisms.join(' + ')}</code> sessions</h1>
+<h1>sessionkit demo: <code>${mechanisms.join(' + ')}</code> sessions${cookieTokens ? ', tokens in HttpOnly cookies' : ''}</h1>
 <p>Log in as <code>alice</code> / <code>alice-secret</code> or <code>bob</code> / <code>bob-secret</code>.</p>
 <form id="login">
   <input name="username" placeholder="username" autocomplete="username" required>
@@ -52,13 +55,21 @@ if (mode === 'header' || mode === 'jwt') {
 }
 let credential = ''
 const out = document.getElementById('out')
+async function send (url, init) {
+  const response = await (client === null ? fetch(url, init) : client.fetch(url, init))
+  // JWTs in cookies: an expired access token reads as no session; the refresh cookie, sent to
+  // /refresh only, gets a new pair, and the call is made once more
+  if (mode !== 'jwt-cookie' || response.status !== 401) return response
+  const refreshed = await fetch('/refresh', { method: 'POST', credentials: 'same-origin' })
+  return refreshed.ok ? fetch(url, init) : response
+}
 async function call (method, path, body) {
   const headers = { accept: 'application/json' }
   if (body !== undefined) headers['content-type'] = 'application/json'
   let url = path
   if (mode === 'query' && credential) url += (url.includes('?') ? '&' : '?') + 'sid=' + encodeURIComponent(credential)
   const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' }
-  const response = await (client === null ? fetch(url, init) : client.fetch(url, init))
+  const response = await send(url, init)
   const issued = response.headers.get('x-session-id')
   if (client === null && issued !== null) credential = issued
   const text = await response.text()

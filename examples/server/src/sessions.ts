@@ -26,7 +26,7 @@ export async function registerSessions (app: FastifyInstance, config: Config, no
   if (only === 'jwt') {
     // the same secret as a one-key HMAC ring; POST /refresh comes with the plugin
     const { secret, ...rest } = engine
-    await app.register(sessionkitJwt, { ...rest, keys: [{ kid: 'example', algorithm: 'HS256', secret }] })
+    await app.register(sessionkitJwt, { ...rest, transport: config.jwtTransport, keys: [{ kid: 'example', algorithm: 'HS256', secret }] })
     return
   }
   if (more.length === 0) {

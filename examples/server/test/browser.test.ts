@@ -89,6 +89,34 @@ if (!existsSync(CHROMIUM)) {
     })
   }
 
+  t.test('jwt in cookies: page scripts see no token, and an expired access token is refreshed by the refresh cookie', async (t) => {
+    let now = Date.now()
+    const app = await buildApp(readConfig({ SESSION_MECHANISM: 'jwt', SESSION_JWT_TRANSPORT: 'cookie', SESSION_SECRET: 'browser-secret-0123456789abcdef-0123456789abcd' }), { logger: false, now: () => now })
+    t.teardown(() => app.close())
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+    const context = await browser.newContext()
+    t.teardown(() => context.close())
+    const page = await context.newPage()
+    const errors: Error[] = []
+    page.on('pageerror', (err) => errors.push(err))
+    await page.goto(`${base}/`)
+    await logIn(page)
+    t.equal(await page.evaluate(() => document.cookie), '', 'both tokens HttpOnly')
+    const cookies = await context.cookies()
+    t.same(cookies.map((cookie) => [cookie.name, cookie.path, cookie.httpOnly]).sort(), [['sid', '/', true], ['sid-refresh', '/refresh', true]])
+    const refreshToken = cookies.find((cookie) => cookie.name === 'sid-refresh')?.value
+    now += 16 * 60_000
+    await page.click('#me')
+    await page.waitForFunction(() => document.getElementById('out')?.textContent?.startsWith('GET /me → 200'))
+    t.match(await page.textContent('#out'), /"user":"alice"/, 'the page refreshed once and called again')
+    t.not((await context.cookies()).find((cookie) => cookie.name === 'sid-refresh')?.value, refreshToken, 'the refresh token rotated')
+    await page.click('#logout')
+    await page.waitForFunction(() => document.getElementById('out')?.textContent?.startsWith('POST /logout → 204'))
+    t.same(await context.cookies(), [], 'logout clears both')
+    t.same(errors, [])
+  })
+
   t.test('no credential is sent to another origin, protocol-relative or look-alike', async (t) => {
     const base = await start(t, 'header')
     const seen: Array<string | undefined> = []

@@ -172,6 +172,46 @@ t.test('composed: cookie and header in one scope', async (t) => {
   t.equal((sessions.json() as unknown[]).length, 2, 'one user, two channels, one store')
 })
 
+t.test('jwt with SESSION_JWT_TRANSPORT=cookie: both tokens in HttpOnly cookies, refreshed by cookie, cleared at logout', async (t) => {
+  let now = Date.now()
+  const app = await buildApp(readConfig({ SESSION_MECHANISM: 'jwt', SESSION_JWT_TRANSPORT: 'cookie', SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef' }), { logger: false, now: () => now })
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  /** What a browser keeps: cookie name to value, by the Set-Cookie lines it gets. */
+  const jar = new Map<string, string>()
+  async function call (method: string, path: string, body?: unknown): Promise<Response> {
+    // the refresh cookie's Path is /refresh: a browser sends it there only
+    const cookie = [...jar].filter(([name]) => name !== 'sid-refresh' || path === '/refresh').map(([name, value]) => `${name}=${value}`).join('; ')
+    const headers: Record<string, string> = cookie === '' ? {} : { cookie }
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    const response = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';') as [string]
+      const name = pair.slice(0, pair.indexOf('='))
+      const value = pair.slice(pair.indexOf('=') + 1)
+      if (value === '') jar.delete(name)
+      else jar.set(name, value)
+    }
+    return response
+  }
+  const login = await call('POST', '/login', { username: 'alice', password: 'alice-secret' })
+  t.equal(login.status, 200)
+  t.equal(login.headers.get('x-session-token'), null, 'no token in a header')
+  t.equal(login.headers.get('x-refresh-token'), null)
+  t.match(login.headers.getSetCookie().join('\n'), /^sid-refresh=[^;]+; Max-Age=2592000; Path=\/refresh; HttpOnly; SameSite=Lax$/m)
+  t.same(await (await call('GET', '/me')).json(), { user: 'alice', visits: 0 })
+  now += 16 * 60_000
+  t.equal((await call('GET', '/me')).status, 401, 'the access token has expired')
+  t.equal((await call('POST', '/refresh')).status, 200, 'the refresh cookie gets a new pair')
+  t.same(await (await call('GET', '/me')).json(), { user: 'alice', visits: 0 })
+  t.equal((await call('POST', '/logout')).status, 204)
+  t.same([...jar.keys()], [], 'both cookies cleared')
+  const page = await (await call('GET', '/')).text()
+  t.match(page, /<code>jwt<\/code> sessions, tokens in HttpOnly cookies/)
+  t.match(page, /const mode = "jwt-cookie"/)
+})
+
 t.test('a generated secret is logged as a warning', async (t) => {
   const lines: string[] = []
   const app = await buildApp(readConfig({}), { logger: { level: 'warn', stream: { write: (line: string) => lines.push(line) } } })

@@ -143,9 +143,9 @@ t.test('a mechanism that refuses a set() after the fact puts its change back as 
   t.same(session.data(), { kept: 1, n: 2 })
   t.equal(session.isModified, true)
 
-  const watched = new Budgeted({ name: 'test', onInvalid: 'reject', read: () => undefined, write: () => {}, clear: () => {} }, { cart: { items: 1 } })
-  const cart = watched.get('cart') as { items: number }
-  cart.items = 2
-  watched.delete('cart')
-  t.same([...watched.collectChanges()], [['cart', undefined]], 'an object read, changed and then deleted is a deletion, not a change')
+  const watched = new Budgeted({ name: 'test', onInvalid: 'reject', read: () => undefined, write: () => {}, clear: () => {} }, { basket: { items: 1 } })
+  const basket = watched.get('basket') as { items: number }
+  basket.items = 2
+  watched.delete('basket')
+  t.same([...watched.collectChanges()], [['basket', undefined]], 'an object read, changed and then deleted is a deletion, not a change')
 })
