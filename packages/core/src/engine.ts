@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { StoredSession, SyncAccess, Transport } from './contract.js'
 import { generateToken, isWellFormedCredential, sessionIdOf } from './credential.js'
 import { errors } from './errors.js'
+import { forbidStoring } from './expose.js'
 import type { ResolvedOptions } from './options.js'
 import { ServerSession, type SessionBackend } from './session.js'
 import { readRecord } from './record.js'
@@ -88,6 +89,7 @@ export class SessionEngine implements SessionBackend {
   #invalid (carrier: Transport, request: FastifyRequest, reply: FastifyReply): ServerSession {
     if (carrier.onInvalid === 'reject') {
       carrier.clear(request, reply)
+      forbidStoring(reply)
       throw new errors.FST_SESSIONKIT_INVALID_CREDENTIAL()
     }
     const session = new ServerSession(this, carrier, null)
@@ -161,8 +163,10 @@ export class SessionEngine implements SessionBackend {
   #deliver (request: FastifyRequest, reply: FastifyReply, session: ServerSession): void {
     if (session.issue && session.token !== null) {
       session.transport.write(request, reply, session.credential() as string, session.expiresAt as number)
+      forbidStoring(reply)
     } else if (session.clearClient) {
       session.transport.clear(request, reply)
+      forbidStoring(reply)
     }
   }
 

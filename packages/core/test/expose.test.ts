@@ -1,6 +1,8 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import { exposeHeader } from '@sessionkit/core'
+import { exposeHeader, forbidStoring } from '@sessionkit/core'
+import { buildApp } from './fixtures/app.js'
+import { credentialOf } from './fixtures/transport.js'
 
 t.test('exposeHeader adds a header name once, keeping what is there', async (t) => {
   const app = Fastify()
@@ -16,4 +18,50 @@ t.test('exposeHeader adds a header name once, keeping what is there', async (t) 
   t.equal((await app.inject('/fresh')).headers['access-control-expose-headers'], 'x-session-id')
   t.equal((await app.inject('/other')).headers['access-control-expose-headers'], 'x-request-id, x-session-id')
   t.equal((await app.inject('/listed')).headers['access-control-expose-headers'], 'x-request-id, X-Session-Id')
+})
+
+t.test('forbidStoring makes a response no-store unless it is already', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  const cases: Record<string, string | undefined> = {
+    none: undefined,
+    public: 'public, max-age=3600',
+    private: 'private, no-store',
+    upper: 'NO-STORE',
+    lookalike: 'no-storefront'
+  }
+  app.get('/:case', async (request, reply) => {
+    const value = cases[(request.params as { case: string }).case]
+    if (value !== undefined) reply.header('cache-control', value)
+    forbidStoring(reply)
+    return {}
+  })
+  t.equal((await app.inject('/none')).headers['cache-control'], 'no-store')
+  t.equal((await app.inject('/public')).headers['cache-control'], 'no-store', 'a response that hands out a credential is never public')
+  t.equal((await app.inject('/private')).headers['cache-control'], 'private, no-store')
+  t.equal((await app.inject('/upper')).headers['cache-control'], 'NO-STORE')
+  t.equal((await app.inject('/lookalike')).headers['cache-control'], 'no-store')
+})
+
+t.test('a response that issues, rotates or clears a credential is no-store; one that does not keeps the app\'s caching', async (t) => {
+  const { app } = await buildApp(t, {}, (app) => {
+    app.get('/cached', async (request, reply) => {
+      reply.header('cache-control', 'public, max-age=3600')
+      return { n: request.session.get('n') ?? null }
+    })
+    app.post('/cached-login', async (request, reply) => {
+      reply.header('cache-control', 'public, max-age=3600')
+      request.session.set('n', 1)
+      return { ok: true }
+    })
+  })
+  const login = await app.inject({ method: 'POST', url: '/cached-login' })
+  const credential = credentialOf(login) as string
+  t.type(credential, 'string')
+  t.equal(login.headers['cache-control'], 'no-store', 'issued')
+  const read = await app.inject({ method: 'GET', url: '/cached', headers: { 'x-test-session': credential } })
+  t.equal(read.statusCode, 200)
+  t.equal(read.headers['cache-control'], 'public, max-age=3600', 'nothing issued: the app decides')
+  const refused = await app.inject({ method: 'GET', url: '/cached', headers: { 'x-test-session': 'A'.repeat(43) + '.' + 'B'.repeat(43) } })
+  t.equal(refused.headers['cache-control'], 'no-store', 'cleared')
 })

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
-  createStoreGuard, errors as coreErrors, generateToken, sessionIdOf,
+  createStoreGuard, errors as coreErrors, forbidStoring, generateToken, sessionIdOf,
   type StoreGuard, type StoredSession, type SyncAccess
 } from '@sessionkit/core'
 import { errors } from './errors.js'
@@ -57,6 +57,7 @@ export class JwtEngine implements TokenBackend {
     const { transport } = this.options
     if (transport.onInvalid === 'reject') {
       transport.clear(request, reply)
+      forbidStoring(reply)
       throw new coreErrors.FST_SESSIONKIT_INVALID_CREDENTIAL()
     }
     const session = new JwtSession(this, transport, null)
@@ -82,9 +83,11 @@ export class JwtEngine implements TokenBackend {
       transport.write(request, reply, session.issued, (session.expiresAt as number))
       if (session.refreshToken !== null) this.#refresh?.write(request, reply, session.refreshToken)
       else if (session.familyEnded) this.#refresh?.clear(request, reply)
+      forbidStoring(reply)
     } else if (session.clearClient) {
       session.transport.clear(request, reply)
       if (session.familyEnded) this.#refresh?.clear(request, reply)
+      forbidStoring(reply)
     }
   }
 
@@ -173,6 +176,7 @@ export class JwtEngine implements TokenBackend {
     const answer = raw !== undefined && REFRESH_TOKEN.test(raw) ? await this.#rotate(raw, reply) : null
     if (answer !== null) return answer
     channel.clear(request, reply)
+    forbidStoring(reply)
     throw new coreErrors.FST_SESSIONKIT_INVALID_CREDENTIAL()
   }
 

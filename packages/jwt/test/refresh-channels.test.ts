@@ -30,6 +30,7 @@ t.test('cookie transport: the refresh token travels in an HttpOnly cookie of its
   t.match(refresh, REFRESH_TOKEN)
   t.equal(response.headers['x-refresh-token'], undefined, 'never in a header page scripts can read')
   t.equal(response.headers['access-control-expose-headers'], undefined)
+  t.equal(response.headers['cache-control'], 'no-store', 'a response handing out tokens is never stored by a cache')
   t.equal(setCookies(response).get('sid-refresh'), `sid-refresh=${refresh}; Max-Age=604800; Path=/refresh; HttpOnly; SameSite=Lax`)
 
   const rotated = await app.inject({ method: 'POST', url: '/refresh', headers: { cookie: `sid-refresh=${refresh}` } })
@@ -60,6 +61,7 @@ t.test('cookie transport: a refused refresh clears the refresh cookie; a token s
   clock.advance(1)
   const reused = await app.inject({ method: 'POST', url: '/refresh', headers: { cookie: `sid-refresh=${refresh}` } })
   t.equal(reused.statusCode, 401, 'a spent one past the grace window')
+  t.equal(reused.headers['cache-control'], 'no-store')
   t.match(setCookies(reused).get('sid-refresh'), /^sid-refresh=; Max-Age=0; Path=\/refresh; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/, 'cleared, same name and path')
   const latest = valueOf(setCookies(first).get('sid-refresh')) as string
   t.equal((await app.inject({ method: 'POST', url: '/refresh', headers: { cookie: `sid-refresh=${latest}` } })).statusCode, 401, 'the reuse ended the family')
