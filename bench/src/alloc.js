@@ -5,7 +5,7 @@
 // a change of a few hundred bytes apart on a machine too noisy for throughput to. Given two
 // contenders, the difference, largest first.
 import autocannon from 'autocannon'
-import { ROUTES, ask, startServer, stopServer, target, where } from './harness.js'
+import { ROUTES, ask, perRequestRows, startServer, stopServer, target, where } from './harness.js'
 
 const REQUESTS = 20_000
 const byFile = process.argv.includes('--by-file')
@@ -46,11 +46,7 @@ const results = []
 for (const name of names) results.push(await allocation(name))
 for (const { name, served, total } of results) console.log(`${name} ${scenario}: ${Math.round(total)} bytes allocated per request (${served} requests)`)
 const [first, second] = results
-const rows = second === undefined
-  ? [...first.perRequest]
-  : [...new Set([...first.perRequest.keys(), ...second.perRequest.keys()])]
-      .map((key) => [key, (second.perRequest.get(key) ?? 0) - (first.perRequest.get(key) ?? 0)])
-rows.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
+const rows = perRequestRows(first, second)
 const by = byFile ? 'by source file' : 'by function'
 console.log(second === undefined ? `\nbytes per request, ${by}` : `\nbytes per request that ${second.name} allocates beyond ${first.name}, ${by}`)
 for (const [key, value] of rows.slice(0, 30)) console.log(`${Math.round(value).toString().padStart(7)}  ${key}`)

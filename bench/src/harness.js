@@ -83,3 +83,15 @@ export function ask (server, message) {
     server.child.send(message)
   })
 }
+
+/**
+ * The rows of a profile's report, largest first: each key's cost per request in `first`, or, given
+ * `second`, what `second` spends beyond `first` (negative where it spends less).
+ */
+export function perRequestRows (first, second) {
+  const rows = second === undefined
+    ? [...first.perRequest]
+    : [...new Set([...first.perRequest.keys(), ...second.perRequest.keys()])]
+        .map((key) => [key, (second.perRequest.get(key) ?? 0) - (first.perRequest.get(key) ?? 0)])
+  return rows.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
+}

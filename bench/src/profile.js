@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
-import { ROUTES, startServer, stopServer, target, where } from './harness.js'
+import { ROUTES, perRequestRows, startServer, stopServer, target, where } from './harness.js'
 
 const byFile = process.argv.includes('--by-file')
 const [scenario, ...names] = process.argv.slice(2).filter((arg) => arg !== '--by-file')
@@ -47,11 +47,7 @@ for (const { name, rps, busy } of results) {
   console.log(`${name} ${scenario}: ${Math.round(rps)} req/s under the profiler, ${busy.toFixed(1)} µs of CPU per request`)
 }
 const [first, second] = results
-const rows = second === undefined
-  ? [...first.perRequest]
-  : [...new Set([...first.perRequest.keys(), ...second.perRequest.keys()])]
-      .map((key) => [key, (second.perRequest.get(key) ?? 0) - (first.perRequest.get(key) ?? 0)])
-rows.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
+const rows = perRequestRows(first, second)
 const by = byFile ? 'by source file' : 'by function'
 console.log(second === undefined ? `\nµs per request, ${by}` : `\nµs per request that ${second.name} spends beyond ${first.name}, ${by}`)
 for (const [key, us] of rows.slice(0, 40)) console.log(`${us.toFixed(2).padStart(8)}  ${key}`)
