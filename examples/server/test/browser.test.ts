@@ -2,8 +2,8 @@ import t, { type Test } from 'tap'
 import { existsSync, mkdirSync } from 'node:fs'
 import Fastify from 'fastify'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { buildApp } from '../src/app.js'
-import { readConfig, type Mechanism } from '../src/config.js'
+import type { Mechanism } from '../src/config.js'
+import { listen } from './fixtures/listen.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
@@ -18,10 +18,7 @@ if (!existsSync(CHROMIUM)) {
   t.teardown(() => browser?.close())
 
   async function start (t: Test, mechanism: Mechanism): Promise<string> {
-    const app = await buildApp(readConfig({ SESSION_MECHANISM: mechanism, SESSION_SECRET: 'browser-secret-0123456789abcdef-0123456789abcd' }), { logger: false })
-    t.teardown(() => app.close())
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+    return listen(t, { SESSION_MECHANISM: mechanism, SESSION_SECRET: 'browser-secret-0123456789abcdef-0123456789abcd' })
   }
 
   async function logIn (page: Page): Promise<void> {
@@ -91,10 +88,7 @@ if (!existsSync(CHROMIUM)) {
 
   t.test('jwt in cookies: page scripts see no token, and an expired access token is refreshed by the refresh cookie', async (t) => {
     let now = Date.now()
-    const app = await buildApp(readConfig({ SESSION_MECHANISM: 'jwt', SESSION_JWT_TRANSPORT: 'cookie', SESSION_SECRET: 'browser-secret-0123456789abcdef-0123456789abcd' }), { logger: false, now: () => now })
-    t.teardown(() => app.close())
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+    const base = await listen(t, { SESSION_MECHANISM: 'jwt', SESSION_JWT_TRANSPORT: 'cookie', SESSION_SECRET: 'browser-secret-0123456789abcdef-0123456789abcd' }, { now: () => now })
     const context = await browser.newContext()
     t.teardown(() => context.close())
     const page = await context.newPage()

@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap'
 import { connect } from 'node:net'
-import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { readConfig, type Mechanism } from '../src/config.js'
+import { listen } from './fixtures/listen.js'
 
 /** A client of one mechanism over a real socket: it keeps the credential the way a real client would. */
 class Client {
@@ -33,12 +33,8 @@ class Client {
   }
 }
 
-async function start (t: Test, mechanism: Mechanism, store: string): Promise<{ app: FastifyInstance, base: string }> {
-  const app = await buildApp(readConfig({ SESSION_MECHANISM: mechanism, SESSION_STORE: store, REDIS_PREFIX: `e2e-${process.pid}-${Date.now()}:`, SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef', ...(process.env.REDIS_URL === undefined ? {} : { REDIS_URL: process.env.REDIS_URL }) }), { logger: false })
-  t.teardown(() => app.close())
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = app.server.address() as { port: number }
-  return { app, base: `http://127.0.0.1:${port}` }
+async function start (t: Test, mechanism: Mechanism, store: string): Promise<string> {
+  return listen(t, { SESSION_MECHANISM: mechanism, SESSION_STORE: store, REDIS_PREFIX: `e2e-${process.pid}-${Date.now()}:`, SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef', ...(process.env.REDIS_URL === undefined ? {} : { REDIS_URL: process.env.REDIS_URL }) })
 }
 
 /** Outside CI, a machine with no Redis skips the Redis rows with this reason; CI always runs them. */
@@ -52,7 +48,7 @@ const NO_REDIS = process.env.CI === 'true' || await new Promise<boolean>((resolv
 
 for (const [mechanism, store] of ['cookie', 'header', 'query', 'jwt'].flatMap((m) => [[m, 'memory'], [m, 'redis']]) as Array<[Mechanism, string]>) {
   t.test(`end to end over a real socket: ${mechanism}, ${store} store`, { skip: store === 'redis' && NO_REDIS }, async (t) => {
-    const { base } = await start(t, mechanism, store)
+    const base = await start(t, mechanism, store)
     const client = (): Client => new Client(base, mechanism)
 
     t.test('health never touches a session', async (t) => {
@@ -174,10 +170,7 @@ t.test('composed: cookie and header in one scope', async (t) => {
 
 t.test('jwt with SESSION_JWT_TRANSPORT=cookie: both tokens in HttpOnly cookies, refreshed by cookie, cleared at logout', async (t) => {
   let now = Date.now()
-  const app = await buildApp(readConfig({ SESSION_MECHANISM: 'jwt', SESSION_JWT_TRANSPORT: 'cookie', SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef' }), { logger: false, now: () => now })
-  t.teardown(() => app.close())
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  const base = await listen(t, { SESSION_MECHANISM: 'jwt', SESSION_JWT_TRANSPORT: 'cookie', SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef' }, { now: () => now })
   /** What a browser keeps: cookie name to value, by the Set-Cookie lines it gets. */
   const jar = new Map<string, string>()
   async function call (method: string, path: string, body?: unknown): Promise<Response> {
