@@ -3,6 +3,7 @@ import type { StoredSession, SyncAccess, Transport } from './contract.js'
 import { generateToken, isWellFormedCredential, sessionIdOf } from './credential.js'
 import { errors } from './errors.js'
 import { forbidStoring } from './expose.js'
+import { OldestKeys } from './oldest-keys.js'
 import type { ResolvedOptions } from './options.js'
 import { ServerSession, type SessionBackend } from './session.js'
 import { readRecord } from './record.js'
@@ -31,6 +32,7 @@ export class SessionEngine implements SessionBackend {
    * nothing), and the oldest entry goes first when it is full. Liveness is still read from the store.
    */
   readonly #verified = new Map<string, Verified>()
+  readonly #oldestVerified = new OldestKeys(this.#verified)
   /** New tokens not handed out yet (see `#fresh`). */
   readonly #pool: Fresh[] = []
 
@@ -105,7 +107,7 @@ export class SessionEngine implements SessionBackend {
     const verified = { token: checked.token, stale: checked.stale, id: sessionIdOf(checked.token) }
     const { credentialCache } = this.options
     if (credentialCache === 0) return verified
-    if (this.#verified.size >= credentialCache) this.#verified.delete(this.#verified.keys().next().value as string)
+    if (this.#verified.size >= credentialCache) this.#verified.delete(this.#oldestVerified.next() as string)
     this.#verified.set(credential, verified)
     return verified
   }

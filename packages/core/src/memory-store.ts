@@ -1,5 +1,6 @@
 import type { SessionStore, SessionSummary, StoredSession, SyncAccess } from './contract.js'
 import { errors } from './errors.js'
+import { OldestKeys } from './oldest-keys.js'
 
 export interface MemoryStoreOptions {
   /**
@@ -52,6 +53,8 @@ export class MemoryStore implements SessionStore {
       }
 
   readonly #sessions = new Map<string, Entry>()
+  /** Map order is activity order (a written or touched session is re-inserted): oldest first. */
+  readonly #leastActive = new OldestKeys(this.#sessions)
   /** User id to session id, or to a set of them: one string for the common one-session user. */
   readonly #users = new Map<string, string | Set<string>>()
   readonly #revoked = new Map<string, number>()
@@ -239,9 +242,7 @@ export class MemoryStore implements SessionStore {
   }
 
   #evict (): void {
-    // the first key in map order is the least recently written or touched
-    const oldest = this.#sessions.keys().next().value as string
-    this.#remove(oldest)
+    this.#remove(this.#leastActive.next() as string)
   }
 
   #remove (id: string): void {

@@ -101,3 +101,30 @@ t.test('it stores exactly what JSON would: dates, undefined, NaN, holes, instanc
   await t.rejects(store.set(id(99), { version: 1, createdAt: 0, lastSeenAt: 0, userId: null, data: cycle }, 0, 60_000), TypeError, 'a cycle is refused, as JSON refuses it')
   t.equal(await store.get(id(99)), null)
 })
+
+t.test('a store at its cap keeps evicting the least recently active session, insert after insert', async (t) => {
+  const cap = 200
+  const store = new MemoryStore({ maxEntries: cap })
+  t.teardown(() => store.close())
+  // the reference: ids from least to most recently active
+  let order: string[] = []
+  let n = 0
+  let lost = 0
+  for (let round = 0; round < 5_000; round++) {
+    if (round % 4 === 0 && order.length > 0) {
+      const touched = order[(round * 7919) % order.length] as string
+      if (!await store.touch(touched, round, 60_000)) lost++
+      order = order.filter((key) => key !== touched)
+      order.push(touched)
+    }
+    const created = id(n++)
+    await store.set(created, record(), 0, 60_000)
+    order.push(created)
+    if (order.length > cap) order.shift()
+  }
+  t.equal(lost, 0, 'no session among the most recently active was evicted')
+  t.equal(store.size, cap)
+  const live: string[] = []
+  for (let i = 0; i < n; i++) if (await store.get(id(i)) !== null) live.push(id(i))
+  t.same(live.sort(), [...order].sort(), 'the sessions kept are the most recently active ones')
+})

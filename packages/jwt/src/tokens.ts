@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import type { ResolvedJwtOptions } from './options.js'
+import { OldestKeys } from '@sessionkit/core'
 
 /** The claims of a sessionkit access token. Times are NumericDates (seconds), as RFC 7519 has them. */
 export interface AccessClaims {
@@ -79,6 +80,7 @@ export async function createCodec (fastify: FastifyInstance, options: ResolvedJw
    * every request: a remembered token is one that need not be parsed and verified again.
    */
   const verified = new Map<string, AccessClaims>()
+  const oldest = new OldestKeys(verified)
 
   function check (token: string): AccessClaims | null {
     if (!SHAPE.test(token)) return null
@@ -120,7 +122,7 @@ export async function createCodec (fastify: FastifyInstance, options: ResolvedJw
         if (checked === null) return null
         claims = checked
         if (cache !== false) {
-          if (verified.size >= cache) verified.delete(verified.keys().next().value as string)
+          if (verified.size >= cache) verified.delete(oldest.next() as string)
           verified.set(token, claims)
         }
       }

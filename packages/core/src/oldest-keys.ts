@@ -1,0 +1,33 @@
+/**
+ * The keys of a map oldest first, for a map kept bounded by deleting its oldest entry (a cache, or
+ * the memory store's least recently active session), where every key handed out is deleted before
+ * the next is asked for.
+ *
+ * `map.keys().next()` would be the obvious oldest key, but a new iterator starts at the first slot
+ * of the map's table, and V8 leaves the slot of every deleted entry in place until the table is
+ * rebuilt: with entries deleted from the front, each eviction walks past all the earlier ones, tens
+ * of thousands of slots at 100,000 entries (8 µs per insert into a full 10,000-entry cache, 50 µs
+ * into a full 100,000-entry store, against 0.2 and 0.6 µs resumed). One iterator kept open resumes
+ * where it stopped: every key before it has been deleted, and an entry re-inserted (a touched
+ * session) comes after it, so its next key is the oldest live one. V8's map iterators survive the
+ * table being rebuilt; one that has run out is replaced.
+ */
+export class OldestKeys<K> {
+  readonly #map: ReadonlyMap<K, unknown>
+  #cursor: Iterator<K>
+
+  constructor (map: ReadonlyMap<K, unknown>) {
+    this.#map = map
+    this.#cursor = map.keys()
+  }
+
+  /** The oldest key, or `undefined` if the map is empty. The caller deletes it. */
+  next (): K | undefined {
+    let step = this.#cursor.next()
+    if (step.done === true) {
+      this.#cursor = this.#map.keys()
+      step = this.#cursor.next()
+    }
+    return step.value
+  }
+}
