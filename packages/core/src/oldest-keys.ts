@@ -11,23 +11,33 @@
  * where it stopped: every key before it has been deleted, and an entry re-inserted (a touched
  * session) comes after it, so its next key is the oldest live one. V8's map iterators survive the
  * table being rebuilt; one that has run out is replaced.
+ *
+ * An open iterator also keeps every table the map has outgrown since its last step alive (V8 links
+ * them for it), so the iterator is made at the first eviction, when the map is full, and dropped by
+ * `release()` when the map is about to shrink and grow again: made at construction, it held about
+ * 40 bytes per session of a store that grew to 100,000 (`node --expose-gc bench/src/memory.js`).
  */
 export class OldestKeys<K> {
   readonly #map: ReadonlyMap<K, unknown>
-  #cursor: Iterator<K>
+  #cursor: Iterator<K> | null = null
 
   constructor (map: ReadonlyMap<K, unknown>) {
     this.#map = map
-    this.#cursor = map.keys()
   }
 
   /** The oldest key, or `undefined` if the map is empty. The caller deletes it. */
   next (): K | undefined {
+    this.#cursor ??= this.#map.keys()
     let step = this.#cursor.next()
     if (step.done === true) {
       this.#cursor = this.#map.keys()
       step = this.#cursor.next()
     }
     return step.value
+  }
+
+  /** Drops the iterator (the next call makes a new one), so that it holds no outgrown table. */
+  release (): void {
+    this.#cursor = null
   }
 }

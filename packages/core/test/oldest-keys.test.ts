@@ -15,6 +15,11 @@ t.test('an empty map has no oldest key, and a map filled later is read from its 
   t.equal(oldest.next(), 'a')
   map.delete('a')
   t.equal(oldest.next(), undefined)
+  map.set('c', 4).set('d', 5)
+  t.equal(oldest.next(), 'c')
+  map.delete('c')
+  oldest.release()
+  t.equal(oldest.next(), 'd', 'released, the next call starts again from the oldest')
 })
 
 t.test('the oldest key is the one a list kept in order would give, through many rebuilds of the table', async (t) => {
