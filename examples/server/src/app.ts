@@ -26,7 +26,7 @@ const loginSchema = {
     type: 'object',
     required: ['username', 'password'],
     additionalProperties: false,
-    properties: { username: { type: 'string', maxLength: 64 }, password: { type: 'string', maxLength: 256 } }
+    properties: { username: { type: 'string', maxLength: 64 }, password: { type: 'string', maxLength: 256 }, remember: { type: 'boolean' } }
   }
 }
 const prefSchema = {
@@ -64,13 +64,15 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
 
     scope.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(demoPage(config.mechanisms, config.jwtTransport)))
 
-    scope.post<{ Body: { username: string, password: string } }>('/login', { schema: loginSchema }, async (request, reply) => {
-      const { username, password } = request.body
+    scope.post<{ Body: { username: string, password: string, remember?: boolean } }>('/login', { schema: loginSchema }, async (request, reply) => {
+      const { username, password, remember = false } = request.body
       if (!checkPassword(username, password)) return reply.code(401).send({ error: 'wrong username or password' })
       // a new credential on login: nothing from before (a fixated id, an anonymous cart) carries over
       await request.session.regenerate()
       request.session.set('userId', username)
-      return { user: username }
+      // "remember me": the longer lifetime, and a cookie that outlives the browser session
+      request.session.remember(remember)
+      return { user: username, remembered: request.session.remembered }
     })
 
     scope.get('/me', async (request, reply) => {

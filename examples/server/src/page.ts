@@ -31,6 +31,7 @@ export function demoPage (mechanisms: readonly Mechanism[], jwtTransport: Config
 <form id="login">
   <input name="username" placeholder="username" autocomplete="username" required>
   <input name="password" type="password" placeholder="password" autocomplete="current-password" required>
+  <label><input name="remember" type="checkbox"> Remember me</label>
   <button>Log in</button>
 </form>
 <div class="row">
@@ -79,7 +80,7 @@ async function call (method, path, body) {
 document.getElementById('login').addEventListener('submit', async (event) => {
   event.preventDefault()
   const form = new FormData(event.target)
-  await call('POST', '/login', { username: form.get('username'), password: form.get('password') })
+  await call('POST', '/login', { username: form.get('username'), password: form.get('password'), remember: form.get('remember') === 'on' })
 })
 document.getElementById('me').onclick = () => call('GET', '/me')
 document.getElementById('visit').onclick = () => call('POST', '/visits')

@@ -66,10 +66,21 @@ for (const [mechanism, store] of ['cookie', 'header', 'query', 'jwt'].flatMap((m
       t.equal((await c.call('POST', '/login', { username: 'alice' })).status, 400)
       t.equal(c.credential, null)
       const ok = await c.call('POST', '/login', { username: 'alice', password: 'alice-secret' })
-      t.same([ok.status, ok.body], [200, { user: 'alice' }])
+      t.same([ok.status, ok.body], [200, { user: 'alice', remembered: false }])
       t.match(c.credential, mechanism === 'jwt' ? /^[\w-]+\.[\w-]+\.[\w-]+$/ : /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/)
       await c.call('POST', '/visits')
       t.same((await c.call('GET', '/me')).body, { user: 'alice', visits: 1 })
+    })
+
+    t.test('remember me: the login says so, and keeps saying so after a refresh of the session', async (t) => {
+      const c = client()
+      const login = await c.call('POST', '/login', { username: 'alice', password: 'alice-secret', remember: true })
+      t.same([login.status, login.body], [200, { user: 'alice', remembered: true }])
+      if (mechanism === 'cookie') t.match(login.headers.get('set-cookie'), /^sid=[^;]+; Max-Age=2592000; Path=\/; HttpOnly; SameSite=Lax$/, 'a cookie kept for 30 days')
+      t.equal((await c.call('POST', '/login', { username: 'alice', password: 'alice-secret', remember: 'yes' })).status, 400, 'a remember that is no boolean')
+      const again = await c.call('POST', '/login', { username: 'alice', password: 'alice-secret' })
+      t.same(again.body, { user: 'alice', remembered: false }, 'a login without it is not remembered')
+      if (mechanism === 'cookie') t.match(again.headers.get('set-cookie'), /^sid=[^;]+; Path=\/; HttpOnly; SameSite=Lax$/, 'a browser-session cookie')
     })
 
     t.test('fixation: the credential before login differs from the one after, and the old is dead', async (t) => {
@@ -188,11 +199,14 @@ t.test('jwt with SESSION_JWT_TRANSPORT=cookie: both tokens in HttpOnly cookies, 
     }
     return response
   }
-  const login = await call('POST', '/login', { username: 'alice', password: 'alice-secret' })
+  const ordinary = await call('POST', '/login', { username: 'alice', password: 'alice-secret' })
+  t.match(ordinary.headers.getSetCookie().join('\n'), /^sid-refresh=[^;]+; Path=\/refresh; HttpOnly; SameSite=Lax$/m, 'not remembered: a browser-session cookie')
+  const login = await call('POST', '/login', { username: 'alice', password: 'alice-secret', remember: true })
   t.equal(login.status, 200)
   t.equal(login.headers.get('x-session-token'), null, 'no token in a header')
   t.equal(login.headers.get('x-refresh-token'), null)
-  t.match(login.headers.getSetCookie().join('\n'), /^sid-refresh=[^;]+; Max-Age=2592000; Path=\/refresh; HttpOnly; SameSite=Lax$/m)
+  t.match(login.headers.getSetCookie().join('\n'), /^sid-refresh=[^;]+; Max-Age=2592000; Path=\/refresh; HttpOnly; SameSite=Lax$/m, 'remembered: kept for the family\'s 30 days')
+  t.match(login.headers.getSetCookie().join('\n'), /^sid=[^;]+; Max-Age=900; Path=\/; HttpOnly; SameSite=Lax$/m, 'and the access cookie until the token expires')
   t.same(await (await call('GET', '/me')).json(), { user: 'alice', visits: 0 })
   now += 16 * 60_000
   t.equal((await call('GET', '/me')).status, 401, 'the access token has expired')

@@ -143,8 +143,13 @@ export function cookieTransport (options: CookieTransportOptions = {}): Transpor
     measure (request: FastifyRequest, credential: string) {
       return Buffer.byteLength(line(request, credential))
     },
-    write (request: FastifyRequest, reply: FastifyReply, credential: string) {
-      appendSetCookie(reply, line(request, credential))
+    write (request: FastifyRequest, reply: FastifyReply, credential: string, _expiresAt: number, keepFor?: number) {
+      // a remembered session: kept by the browser until the session's own end, across restarts
+      if (keepFor !== undefined) {
+        appendSetCookie(reply, serialize(name, credential, { ...options$(request), maxAge: Math.ceil(keepFor / 1000) }))
+      } else {
+        appendSetCookie(reply, line(request, credential))
+      }
     },
     clear (request: FastifyRequest, reply: FastifyReply) {
       // the same name, path and domain, so that the browser replaces the cookie it holds

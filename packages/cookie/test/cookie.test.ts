@@ -9,7 +9,7 @@ import { cookieOf, SECRET } from './fixtures/harness.js'
 
 const OTHER = 'another-secret-entirely-0123456789abcdefghij'
 
-async function build (t: Test, options: Partial<CookieSessionOptions> = {}, fastifyOptions = {}): Promise<{ app: FastifyInstance, store: MemoryStore, clock: ManualClock }> {
+async function build (t: Test, options: Partial<CookieSessionOptions> = {}, fastifyOptions = {}, routes?: (app: FastifyInstance) => void): Promise<{ app: FastifyInstance, store: MemoryStore, clock: ManualClock }> {
   const clock = new ManualClock()
   const store = new MemoryStore({ now: clock.now })
   t.teardown(() => store.close())
@@ -30,6 +30,7 @@ async function build (t: Test, options: Partial<CookieSessionOptions> = {}, fast
     return reply.code(204).send()
   })
   app.post('/webhook', { config: { session: false } }, async () => ({ ok: true }))
+  routes?.(app)
   await app.ready()
   return { app, store, clock }
 }
@@ -287,4 +288,27 @@ t.test('a valid credential in a header or the query is not a cookie session', as
   t.equal((await app.inject({ method: 'GET', url: '/me', headers: { 'x-session-id': credential } })).statusCode, 401)
   t.equal((await app.inject({ method: 'GET', url: `/me?sid=${credential}` })).statusCode, 401)
   t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${credential}` } })).statusCode, 401)
+})
+
+t.test('a remembered session gets a persistent cookie that ends with the session; an ordinary one keeps the configured cookie', async (t) => {
+  for (const maxAge of [undefined, 3_600_000]) {
+    const { app, clock } = await build(t, { hostPrefix: true, cookie: { maxAge, sameSite: 'strict' } }, {}, (app) => {
+      app.post<{ Body: { on: boolean } }>('/remember', async (request) => {
+        request.session.set('visits', 1)
+        request.session.remember(request.body.on)
+        return { remembered: request.session.remembered }
+      })
+    })
+    const ordinary = await app.inject({ method: 'POST', url: '/remember', payload: { on: false } })
+    const configured = maxAge === undefined ? '' : '; Max-Age=3600'
+    t.match(String(ordinary.headers['set-cookie']), new RegExp(`^__Host-sid=[^;]+${configured}; Path=/; HttpOnly; Secure; SameSite=Strict$`), `ordinary, cookie.maxAge ${String(maxAge)}`)
+    const remembered = await app.inject({ method: 'POST', url: '/remember', payload: { on: true } })
+    t.match(String(remembered.headers['set-cookie']), /^__Host-sid=[^;]+; Max-Age=2592000; Path=\/; HttpOnly; Secure; SameSite=Strict$/, `remembered: kept for the 30 days of remember.absoluteTimeout, cookie.maxAge ${String(maxAge)}`)
+    // asked on a session 20 minutes old: kept for what it has left of its 30 days
+    const cookie = `__Host-sid=${cookieOf(ordinary, '__Host-sid') as string}`
+    clock.advance(20 * 60_000)
+    const later = await app.inject({ method: 'POST', url: '/remember', payload: { on: true }, headers: { cookie } })
+    t.equal(later.json().remembered, true)
+    t.match(String(later.headers['set-cookie']), new RegExp(`^${cookie}; Max-Age=${30 * 86_400 - 20 * 60}; Path=/; HttpOnly; Secure; SameSite=Strict$`), 'the same credential, now persistent')
+  }
 })

@@ -63,6 +63,14 @@ export interface Session {
   destroy(): Promise<void>
   /** Marks the session active, moving its idle expiry; throttled, and never rewrites data. */
   touch(): void
+  /**
+   * "Remember me": the session lives by the mechanism's longer `remember` lifetime from its next
+   * save on, and a cookie that carries it outlives the browser session; `remember(false)` undoes it.
+   * Kept across `regenerate()`, like the session's user.
+   */
+  remember(on?: boolean): void
+  /** Whether the session lives by the `remember` lifetime (as saved, or as asked in this request). */
+  readonly remembered: boolean
   /** Saves now rather than when the response is sent (for instance before a redirect). */
   save(): Promise<void>
 }
@@ -75,6 +83,11 @@ export interface StoredSession {
   lastSeenAt: number
   /** The user this session belongs to, for the per-user index; `null` for anonymous sessions. */
   userId: string | null
+  /**
+   * The session lives by the `remember` timeouts (`session.remember()`). Absent is `false`; a store
+   * keeps it through `merge` and `touch`, which never change it.
+   */
+  remembered?: boolean
   data: Record<string, unknown>
 }
 
@@ -188,8 +201,12 @@ export interface Transport {
    * a new session is issued through the first transport that claims the request, else the first).
    */
   claims?(request: FastifyRequest): boolean
-  /** Hands a credential to the client. `expiresAt` is when the session expires at the latest. */
-  write(request: FastifyRequest, reply: FastifyReply, credential: string, expiresAt: number): void
+  /**
+   * Hands a credential to the client. `expiresAt` is when the session expires at the latest.
+   * `keepFor` (milliseconds), for a remembered session, is how long the client should keep the
+   * credential across restarts (a cookie's `Max-Age`); absent, the transport's own default.
+   */
+  write(request: FastifyRequest, reply: FastifyReply, credential: string, expiresAt: number, keepFor?: number): void
   /** Tells the client to forget the credential. */
   clear(request: FastifyRequest, reply: FastifyReply): void
   /**

@@ -22,8 +22,6 @@ const FRESH_BATCH = 32
  */
 export class SessionEngine implements SessionBackend {
   readonly options: ResolvedOptions
-  readonly idleTimeout: number
-  readonly absoluteTimeout: number
   /** Every store call goes through it: bounded in time, failures a coded 503. */
   readonly call: StoreGuard
   /**
@@ -38,8 +36,6 @@ export class SessionEngine implements SessionBackend {
 
   constructor (options: ResolvedOptions, log: FastifyBaseLogger) {
     this.options = options
-    this.idleTimeout = options.idleTimeout
-    this.absoluteTimeout = options.absoluteTimeout
     this.call = createStoreGuard(options.storeTimeout, log)
   }
 
@@ -121,7 +117,8 @@ export class SessionEngine implements SessionBackend {
     session.closed = true
     if (!session.failed && reply.statusCode < 500 && (this.#unsaved(session) || this.#touchDue(session))) {
       const { sync } = this.options.store
-      if (sync?.set === undefined || sync.merge === undefined || sync.touch === undefined) {
+      // a new lifetime is a conditional rewrite of the whole record, which may have to retry
+      if (sync?.set === undefined || sync.merge === undefined || sync.touch === undefined || session.lifetimeChanged) {
         return this.#save(session).then(() => this.#deliver(request, reply, session))
       }
       this.#saveNow(session, sync as Required<SyncAccess>)
@@ -139,7 +136,7 @@ export class SessionEngine implements SessionBackend {
     const { call } = this
     if (previous === null) {
       const { fresh, record } = this.#creation(session, now)
-      if (!call.now(() => sync.set(fresh.id, record, 0, this.idleTimeout))) throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
+      if (!call.now(() => sync.set(fresh.id, record, 0, this.#ttl(record, now)))) throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
       session.saved(fresh.token, fresh.id, record, fresh.credential)
     } else if (session.changes.size > 0) {
       // collected by #unsaved just before
@@ -158,13 +155,17 @@ export class SessionEngine implements SessionBackend {
 
   /** Whether `persist` has anything to write. */
   #unsaved (session: ServerSession): boolean {
-    return session.record === null ? hasData(session.current) : session.collectChanges().size > 0
+    return session.record === null ? hasData(session.current) : session.collectChanges().size > 0 || session.lifetimeChanged
   }
 
   /** Hands the client its new credential, or tells it to forget the old one. */
   #deliver (request: FastifyRequest, reply: FastifyReply, session: ServerSession): void {
     if (session.issue && session.token !== null) {
-      session.transport.write(request, reply, session.credential() as string, session.expiresAt as number)
+      const record = session.record as StoredSession
+      const keepFor = record.remembered === true
+        ? Math.max(1, record.createdAt + this.options.remember.absoluteTimeout - this.options.now())
+        : undefined
+      session.transport.write(request, reply, session.credential() as string, session.expiresAt as number, keepFor)
       forbidStoring(reply)
     } else if (session.clearClient) {
       session.transport.clear(request, reply)
@@ -180,16 +181,17 @@ export class SessionEngine implements SessionBackend {
     if (base === null) {
       if (!hasData(session.current)) return
       const { fresh, record } = this.#creation(session, now)
-      if (!await this.call(() => this.options.store.set(fresh.id, record, 0, this.idleTimeout))) {
+      if (!await this.call(() => this.options.store.set(fresh.id, record, 0, this.#ttl(record, now)))) {
         throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
       }
       session.saved(fresh.token, fresh.id, record, fresh.credential)
       return
     }
-    if (changes.size === 0) return
+    const lifetimeChanged = session.lifetimeChanged
+    if (changes.size === 0 && !lifetimeChanged) return
     const id = session.id as string
     const { store } = this.options
-    if (store.merge !== undefined) {
+    if (store.merge !== undefined && !lifetimeChanged) {
       // one atomic key-level write: concurrent requests on this session never make each other retry
       const previous = base
       const { userId, meta } = this.#mergeOf(session, previous, now)
@@ -204,10 +206,13 @@ export class SessionEngine implements SessionBackend {
         createdAt: base.createdAt,
         lastSeenAt: now,
         userId: this.options.userIdOf(data),
+        remembered: session.remembered,
         data
       }
       const expected = base.version
       if (await this.call(() => this.options.store.set(id, record, expected, this.#ttl(record, now)))) {
+        // a new lifetime reaches a cookie only with the credential written again
+        if (lifetimeChanged) session.issue = true
         session.saved(session.token as string, id, record)
         return
       }
@@ -228,7 +233,7 @@ export class SessionEngine implements SessionBackend {
    */
   #creation (session: ServerSession, now: number): { fresh: Fresh, record: StoredSession } {
     const data = session.current
-    return { fresh: this.#fresh(), record: { version: 1, createdAt: now, lastSeenAt: now, userId: this.options.userIdOf(data), data } }
+    return { fresh: this.#fresh(), record: { version: 1, createdAt: now, lastSeenAt: now, userId: this.options.userIdOf(data), remembered: session.remembered, data } }
   }
 
   /** The merge of a session's changes: its user now, and what the record's meta becomes. */
@@ -280,7 +285,12 @@ export class SessionEngine implements SessionBackend {
 
   #expired (record: StoredSession): boolean {
     const now = this.options.now()
-    return now - record.lastSeenAt >= this.idleTimeout || now - record.createdAt >= this.absoluteTimeout
+    const { idleTimeout, absoluteTimeout } = this.timeouts(record.remembered === true)
+    return now - record.lastSeenAt >= idleTimeout || now - record.createdAt >= absoluteTimeout
+  }
+
+  timeouts (remembered: boolean): { readonly idleTimeout: number, readonly absoluteTimeout: number } {
+    return remembered ? this.options.remember : this.options
   }
 
   /** Whether the idle expiry is due to move (rolling sessions, or `touch()`), at most once per `touchInterval`. */
@@ -301,7 +311,8 @@ export class SessionEngine implements SessionBackend {
 
   /** Time to live: the sooner of the idle and the absolute expiry, at least 1 ms. */
   #ttl (record: StoredSession, now: number): number {
-    return Math.max(1, Math.min(this.idleTimeout, record.createdAt + this.absoluteTimeout - now))
+    const { idleTimeout, absoluteTimeout } = this.timeouts(record.remembered === true)
+    return Math.max(1, Math.min(idleTimeout, record.createdAt + absoluteTimeout - now))
   }
 
   /** The transport a new session is issued through. */

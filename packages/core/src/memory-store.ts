@@ -25,6 +25,7 @@ interface Entry {
   data: Readonly<Record<string, unknown>>
   version: number
   userId: string | null
+  remembered: boolean
   createdAt: number
   lastSeenAt: number
   expiresAt: number
@@ -100,6 +101,7 @@ export class MemoryStore implements SessionStore {
       createdAt: entry.createdAt,
       lastSeenAt: entry.lastSeenAt,
       userId: entry.userId,
+      remembered: entry.remembered,
       data: entry.data as Record<string, unknown>
     }
   }
@@ -121,6 +123,7 @@ export class MemoryStore implements SessionStore {
       data,
       version: record.version,
       userId: record.userId,
+      remembered: record.remembered === true,
       createdAt: record.createdAt,
       lastSeenAt: record.lastSeenAt,
       expiresAt: this.#now() + ttl
@@ -148,7 +151,7 @@ export class MemoryStore implements SessionStore {
       else data[key] = frozenValue(value)
     }
     Object.freeze(data)
-    const record = { version: entry.version + 1, createdAt: entry.createdAt, lastSeenAt: meta.lastSeenAt, userId: meta.userId === undefined ? entry.userId : meta.userId, data }
+    const record = { version: entry.version + 1, createdAt: entry.createdAt, lastSeenAt: meta.lastSeenAt, userId: meta.userId === undefined ? entry.userId : meta.userId, remembered: entry.remembered, data }
     this.#write(id, record, data, entry, ttl)
     return record.version
   }
@@ -225,6 +228,8 @@ export class MemoryStore implements SessionStore {
     for (const [jti, until] of this.#revoked) {
       if (until <= now) this.#revoked.delete(jti)
     }
+    // the map may now shrink and grow again below its cap, with nothing evicted to move the cursor
+    this.#leastActive.release()
   }
 
   /** Stops the sweep timer. The store keeps working; nothing is swept on a schedule any more. */

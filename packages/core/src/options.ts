@@ -27,6 +27,13 @@ export interface EngineOptions {
    */
   absoluteTimeout?: number
   /**
+   * The lifetime of a session that asked to be remembered (`session.remember()`, a "remember me"
+   * box): its idle and absolute timeouts (milliseconds), neither shorter than the ordinary ones. A
+   * cookie carrying such a session is kept until its absolute expiry, across browser restarts.
+   * @default { idleTimeout: 1209600000 (14 days), absoluteTimeout: 2592000000 (30 days) }
+   */
+  remember?: { idleTimeout?: number, absoluteTimeout?: number }
+  /**
    * The store's idle expiry is moved at most once per this interval (milliseconds), so that reading a
    * session costs no write. Must be below `idleTimeout`.
    * @default idleTimeout / 10, at most 60000
@@ -78,6 +85,8 @@ export interface ResolvedOptions {
   readonly ownsStore: boolean
   readonly idleTimeout: number
   readonly absoluteTimeout: number
+  /** The timeouts of a remembered session. */
+  readonly remember: { readonly idleTimeout: number, readonly absoluteTimeout: number }
   readonly touchInterval: number
   readonly rolling: boolean
   readonly storeTimeout: number | null
@@ -153,6 +162,18 @@ export function resolveOptions (options: SessionkitOptions): ResolvedOptions {
   if (absoluteTimeout < idleTimeout) {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('absoluteTimeout', 'must not be shorter than idleTimeout')
   }
+  const remember = options.remember ?? {}
+  if (typeof remember !== 'object') {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('remember', 'must be an object: { idleTimeout, absoluteTimeout }')
+  }
+  const rememberIdle = positiveInteger('remember.idleTimeout', remember.idleTimeout, Math.max(idleTimeout, 14 * 86_400_000))
+  const rememberAbsolute = positiveInteger('remember.absoluteTimeout', remember.absoluteTimeout, Math.max(absoluteTimeout, rememberIdle, 30 * 86_400_000))
+  if (rememberIdle < idleTimeout) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('remember.idleTimeout', 'must not be shorter than idleTimeout')
+  }
+  if (rememberAbsolute < rememberIdle || rememberAbsolute < absoluteTimeout) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('remember.absoluteTimeout', 'must not be shorter than remember.idleTimeout or absoluteTimeout')
+  }
   const touchInterval = positiveInteger('touchInterval', options.touchInterval, Math.min(60_000, Math.ceil(idleTimeout / 10)))
   if (touchInterval >= idleTimeout) {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('touchInterval', 'must be shorter than idleTimeout')
@@ -177,6 +198,7 @@ export function resolveOptions (options: SessionkitOptions): ResolvedOptions {
     ownsStore: options.store === undefined,
     idleTimeout,
     absoluteTimeout,
+    remember: Object.freeze({ idleTimeout: rememberIdle, absoluteTimeout: rememberAbsolute }),
     touchInterval,
     rolling,
     storeTimeout: store.boundedLatency === true ? null : storeTimeout,

@@ -11,6 +11,7 @@ export function readRecord (value: unknown): StoredSession {
     !Number.isSafeInteger(record.version) || (record.version as number) < 1 ||
     !Number.isFinite(record.createdAt) || !Number.isFinite(record.lastSeenAt) ||
     (record.userId !== null && typeof record.userId !== 'string') ||
+    (record.remembered !== undefined && typeof record.remembered !== 'boolean') ||
     record.data === null || typeof record.data !== 'object' || Array.isArray(record.data)) {
     throw new errors.FST_SESSIONKIT_CORRUPT_RECORD()
   }

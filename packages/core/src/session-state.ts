@@ -35,6 +35,8 @@ export abstract class SessionState implements Session {
   failed = false
   /** The response is under way: the session no longer changes. */
   closed = false
+  /** What `remember()` asked in this request; `null` when it was not called. */
+  #remember: boolean | null = null
 
   constructor (transport: Transport, data: Record<string, unknown>) {
     this.transport = transport
@@ -48,6 +50,31 @@ export abstract class SessionState implements Session {
   abstract destroy (): Promise<void>
   abstract touch (): void
   abstract save (): Promise<void>
+  /** Whether the session as saved (its record, its token) is remembered. */
+  protected abstract readonly savedRemembered: boolean
+
+  get remembered (): boolean {
+    return this.#remember ?? this.savedRemembered
+  }
+
+  remember (on = true): void {
+    this.assertOpen('remember')
+    if (typeof on !== 'boolean') throw new errors.FST_SESSIONKIT_INVALID_VALUE('(remember)', 'remember() takes true or false')
+    this.#remember = on
+  }
+
+  /** `remember()` asked for another lifetime than the saved one: the session must be written again. */
+  get lifetimeChanged (): boolean {
+    return this.#remember !== null && this.#remember !== this.savedRemembered
+  }
+
+  /**
+   * After a save, or when the session ended: nothing is asked any more. `keep` asks again for the
+   * session that follows (`regenerate()` keeps it remembered).
+   */
+  lifetimeSettled (keep = false): void {
+    this.#remember = keep ? true : null
+  }
 
   get isModified (): boolean {
     return this.collectChanges().size > 0

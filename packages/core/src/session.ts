@@ -3,8 +3,8 @@ import { SessionState } from './session-state.js'
 
 /** What a server session asks of the engine that loaded it. */
 export interface SessionBackend {
-  readonly idleTimeout: number
-  readonly absoluteTimeout: number
+  /** The idle and absolute timeouts of a session, remembered or not. */
+  timeouts (remembered: boolean): { readonly idleTimeout: number, readonly absoluteTimeout: number }
   destroyStored (id: string): Promise<void>
   sign (token: string): string
   persist (session: ServerSession): Promise<void>
@@ -46,7 +46,12 @@ export class ServerSession extends SessionState {
   get expiresAt (): number | null {
     const record = this.record
     if (record === null) return null
-    return Math.min(record.lastSeenAt + this.backend.idleTimeout, record.createdAt + this.backend.absoluteTimeout)
+    const { idleTimeout, absoluteTimeout } = this.backend.timeouts(record.remembered === true)
+    return Math.min(record.lastSeenAt + idleTimeout, record.createdAt + absoluteTimeout)
+  }
+
+  protected get savedRemembered (): boolean {
+    return this.record?.remembered === true
   }
 
   /** The signed credential of a saved session; `null` before the first save. */
@@ -59,8 +64,10 @@ export class ServerSession extends SessionState {
   async regenerate (keep: readonly SessionKey[] = []): Promise<void> {
     this.assertOpen('regenerate')
     const kept = this.kept(keep)
+    const remembered = this.remembered
     await this.#end()
     for (const key of Object.keys(kept)) this.set(key, kept[key])
+    this.lifetimeSettled(remembered)
   }
 
   async destroy (): Promise<void> {
@@ -89,6 +96,7 @@ export class ServerSession extends SessionState {
     this.token = token
     this.#id = id
     this.record = record
+    this.lifetimeSettled()
     this.committed(record.data)
   }
 
@@ -98,6 +106,7 @@ export class ServerSession extends SessionState {
     this.token = null
     this.#credential = null
     this.#id = null
+    this.lifetimeSettled()
     this.reset({})
     this.issue = false
     this.clearClient = true

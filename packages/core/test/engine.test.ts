@@ -209,7 +209,7 @@ t.test('a store that answers garbage is a coded 503', async (t) => {
   t.teardown(() => store.close())
   const { app } = await buildApp(t, { store }, routes)
   const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })) as string
-  for (const garbage of ['{', 42, { version: 0 }, { version: 1, createdAt: 1, lastSeenAt: 1, userId: 7, data: {} }, { version: 1, createdAt: 1, lastSeenAt: 1, userId: null, data: [] }]) {
+  for (const garbage of ['{', 42, { version: 0 }, { version: 1, createdAt: 1, lastSeenAt: 1, userId: 7, data: {} }, { version: 1, createdAt: 1, lastSeenAt: 1, userId: null, data: [] }, { version: 1, createdAt: 1, lastSeenAt: 1, userId: null, remembered: 'yes', data: {} }]) {
     store.garbage = garbage
     const response = await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
     t.equal(response.statusCode, 503, JSON.stringify(garbage))

@@ -116,6 +116,7 @@ t.test('a mechanism that refuses a set() after the fact puts its change back as 
     readonly id = null
     readonly isNew = true
     readonly expiresAt = null
+    protected readonly savedRemembered = false
     async regenerate (): Promise<void> {}
     async destroy (): Promise<void> {}
     touch (): void {}

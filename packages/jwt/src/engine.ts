@@ -30,7 +30,7 @@ export class JwtEngine implements TokenBackend {
     this.codec = codec
     this.#refresh = refresh
     this.call = createStoreGuard(options.storeTimeout, log)
-    const sample = codec.sign(this.#claims({}, 'u'.repeat(64), 0, 'f'.repeat(43)))
+    const sample = codec.sign(this.#claims({}, 'u'.repeat(64), 0, 'f'.repeat(43), undefined, true))
     this.#overhead = sample.length + (options.transport.name === 'cookie' ? 300 : 0)
   }
 
@@ -69,7 +69,7 @@ export class JwtEngine implements TokenBackend {
   finish (request: FastifyRequest, reply: FastifyReply, session: JwtSession): void | Promise<void> {
     if (session.closed) return
     session.closed = true
-    if (!session.failed && reply.statusCode < 500 && session.collectChanges().size > 0) {
+    if (!session.failed && reply.statusCode < 500 && (session.collectChanges().size > 0 || session.lifetimeChanged)) {
       return this.issue(session).then(() => this.#deliver(request, reply, session))
     }
     this.#deliver(request, reply, session)
@@ -80,8 +80,10 @@ export class JwtEngine implements TokenBackend {
       const { transport, maxTokenBytes } = this.options
       const size = transport.measure?.(request, session.issued) ?? session.issued.length
       if (size > maxTokenBytes) throw new errors.FST_SESSIONKIT_TOKEN_TOO_LARGE(size, maxTokenBytes)
-      transport.write(request, reply, session.issued, (session.expiresAt as number))
-      if (session.refreshToken !== null) this.#refresh?.write(request, reply, session.refreshToken)
+      const expiresAt = session.expiresAt as number
+      // a remembered session's access cookie outlives the browser session too, until the token's expiry
+      transport.write(request, reply, session.issued, expiresAt, session.remembered ? Math.max(1, expiresAt - this.options.now()) : undefined)
+      if (session.refreshToken !== null) this.#refresh?.write(request, reply, session.refreshToken, session.refreshKeepFor)
       else if (session.familyEnded) this.#refresh?.clear(request, reply)
       forbidStoring(reply)
     } else if (session.clearClient) {
@@ -106,13 +108,15 @@ export class JwtEngine implements TokenBackend {
     session.claims = null
     session.issued = null
     session.refreshToken = null
+    session.refreshKeepFor = undefined
+    session.lifetimeSettled()
     session.reset({})
     session.clearClient = true
     session.familyEnded = true
   }
 
   async issue (session: JwtSession): Promise<void> {
-    const changed = session.collectChanges().size > 0
+    const changed = session.collectChanges().size > 0 || session.lifetimeChanged
     const data = session.current
     if (!changed) return
     const previous = session.claims
@@ -133,7 +137,9 @@ export class JwtEngine implements TokenBackend {
       // a session that changed user without regenerate(): its old family ends here
       await this.endFamily(previous.fam)
     }
-    const claims = this.#claims(data, userId, generation, family, now)
+    const remembered = session.remembered
+    const claims = this.#claims(data, userId, generation, family, now, remembered)
+    let refreshKeepFor: number | undefined
     if (userId !== null && family === undefined) {
       const familyToken = generateToken()
       const secret = generateToken()
@@ -144,14 +150,19 @@ export class JwtEngine implements TokenBackend {
         createdAt: now,
         lastSeenAt: now,
         userId,
+        remembered,
         data: { cur: sessionIdOf(secret), prev: null, until: 0, box: null, exp: claims.exp * 1000, gen: generation, sk: data } satisfies FamilyData
       }
-      await this.call(() => store.set(family as string, record, 0, this.#familyTtl(now, now)))
+      const ttl = this.#familyTtl(now, now, remembered)
+      await this.call(() => store.set(family as string, record, 0, ttl))
       // without refresh tokens the family still lists and revokes the session
-      if (this.#refresh !== null) refreshToken = `${familyToken}.${secret}`
+      if (this.#refresh !== null) {
+        refreshToken = `${familyToken}.${secret}`
+        refreshKeepFor = remembered ? ttl : undefined
+      }
     } else if (family !== undefined) {
       const id = family
-      if (!await this.#follow(id, claims, now)) {
+      if (!await this.#follow(id, claims, now, remembered)) {
         // the family was revoked meanwhile: this session is over, nothing is issued
         await this.end(session)
         return
@@ -162,7 +173,11 @@ export class JwtEngine implements TokenBackend {
     const token = this.codec.sign(claims)
     session.claims = claims
     session.issued = token
-    session.refreshToken = refreshToken ?? session.refreshToken
+    if (refreshToken !== null) {
+      session.refreshToken = refreshToken
+      session.refreshKeepFor = refreshKeepFor
+    }
+    session.lifetimeSettled()
     session.committed(data)
   }
 
@@ -197,9 +212,12 @@ export class JwtEngine implements TokenBackend {
         await this.endFamily(id)
         break
       }
+      const remembered = record.remembered === true
+      // the refresh cookie of a remembered family lives as long as the family, not longer
+      const keepFor = remembered ? this.#familyTtl(record.createdAt, now, true) : undefined
       if (sameHash(hash, family.cur)) {
         const nextSecret = generateToken()
-        const claims = this.#claims(family.sk, userId, generation, id, now)
+        const claims = this.#claims(family.sk, userId, generation, id, now, remembered)
         const access = this.codec.sign(claims)
         const refresh = `${familyToken}.${nextSecret}`
         const { userId: _owner, ...stored } = family
@@ -209,15 +227,15 @@ export class JwtEngine implements TokenBackend {
           lastSeenAt: now,
           data: { ...stored, cur: sessionIdOf(nextSecret), prev: hash, until: now + this.options.refreshGrace, box: seal({ access, refresh }, secret), exp: claims.exp * 1000 } satisfies FamilyData
         }
-        if (await this.call(() => store.set(id, next, record.version, this.#familyTtl(record.createdAt, now)))) {
-          return this.#answer(reply, access, refresh, claims.exp * 1000)
+        if (await this.call(() => store.set(id, next, record.version, this.#familyTtl(record.createdAt, now, remembered)))) {
+          return this.#answer(reply, access, refresh, claims.exp * 1000, keepFor)
         }
         continue
       }
       if (sameHash(hash, family.prev) && now <= family.until && family.box !== null) {
         // a parallel retry of the refresh that just happened: the same answer, not a lock-out
         const answer = open(family.box, secret)
-        if (answer !== null) return this.#answer(reply, answer.access, answer.refresh, family.exp)
+        if (answer !== null) return this.#answer(reply, answer.access, answer.refresh, family.exp, keepFor)
       }
       // a spent refresh token came back: someone else holds the chain; end the whole family
       await this.endFamily(id)
@@ -226,30 +244,35 @@ export class JwtEngine implements TokenBackend {
     return null
   }
 
-  #answer (reply: FastifyReply, access: string, refresh: string, expiresAt: number): { expiresAt: number } {
-    this.options.transport.write(reply.request, reply, access, expiresAt)
-    ;(this.#refresh as RefreshChannel).write(reply.request, reply, refresh)
+  #answer (reply: FastifyReply, access: string, refresh: string, expiresAt: number, keepFor: number | undefined): { expiresAt: number } {
+    const accessKeepFor = keepFor === undefined ? undefined : Math.max(1, expiresAt - this.options.now())
+    this.options.transport.write(reply.request, reply, access, expiresAt, accessKeepFor)
+    ;(this.#refresh as RefreshChannel).write(reply.request, reply, refresh, keepFor)
     reply.header('cache-control', 'no-store')
     return { expiresAt }
   }
 
   /** Records the newest access token (and data) in the family; `false` when the family is gone. */
-  async #follow (id: string, claims: AccessClaims, now: number): Promise<boolean> {
+  async #follow (id: string, claims: AccessClaims, now: number, remembered: boolean): Promise<boolean> {
     const { store } = this.options
     for (let attempt = 0; attempt < 5; attempt++) {
       const record = await this.call(() => store.get(id))
       if (record === null) return false
       const { userId: _owner, ...family } = familyOf(record)
-      const next: StoredSession = { ...record, version: record.version + 1, lastSeenAt: now, data: { ...family, exp: claims.exp * 1000, sk: claims.sk } }
-      if (await this.call(() => store.set(id, next, record.version, this.#familyTtl(record.createdAt, now)))) return true
+      const next: StoredSession = { ...record, version: record.version + 1, lastSeenAt: now, remembered, data: { ...family, exp: claims.exp * 1000, sk: claims.sk } }
+      if (await this.call(() => store.set(id, next, record.version, this.#familyTtl(record.createdAt, now, remembered)))) return true
     }
     throw new coreErrors.FST_SESSIONKIT_WRITE_CONFLICT(5)
   }
 
-  /** A family lives `refreshTokenTtl` from login; without refresh tokens, as long as its latest access token. */
-  #familyTtl (createdAt: number, now: number): number {
-    const { refreshTtl, accessTtl } = this.options
-    return refreshTtl === null ? accessTtl : Math.max(1, createdAt + refreshTtl - now)
+  /**
+   * A family lives `refreshTokenTtl` from login (`remember.refreshTokenTtl` when remembered); without
+   * refresh tokens, as long as its latest access token.
+   */
+  #familyTtl (createdAt: number, now: number, remembered: boolean): number {
+    const { refreshTtl, rememberTtl, accessTtl } = this.options
+    const life = remembered ? rememberTtl : refreshTtl
+    return life === null ? accessTtl : Math.max(1, createdAt + life - now)
   }
 
   /**
@@ -280,7 +303,7 @@ export class JwtEngine implements TokenBackend {
     return denied || ended || generation > (claims.gen ?? 0)
   }
 
-  #claims (data: Record<string, unknown>, userId: string | null, generation: number, family: string | undefined, now = this.options.now()): AccessClaims {
+  #claims (data: Record<string, unknown>, userId: string | null, generation: number, family: string | undefined, now = this.options.now(), remembered = false): AccessClaims {
     const { issuer, audience, accessTtl } = this.options
     return {
       jti: generateToken(),
@@ -288,6 +311,7 @@ export class JwtEngine implements TokenBackend {
       exp: seconds(now + accessTtl),
       ...(userId === null ? {} : { sub: userId, gen: generation }),
       ...(family === undefined ? {} : { fam: family }),
+      ...(remembered ? { rem: true as const } : {}),
       ...(issuer === undefined ? {} : { iss: issuer }),
       ...(audience === undefined ? {} : { aud: audience }),
       sk: data

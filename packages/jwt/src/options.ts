@@ -37,6 +37,14 @@ export interface JwtSessionOptions {
    */
   refreshTokenTtl?: number | string | false
   /**
+   * The lifetime of a session that asked to be remembered (`session.remember()`): its refresh family
+   * lives `refreshTokenTtl` from login (milliseconds or text; not shorter than the ordinary one), and
+   * with the cookie transport its cookies outlive the browser session. Without it they are
+   * browser-session cookies (unless `cookie.maxAge` says otherwise).
+   * @default { refreshTokenTtl: refreshTokenTtl }
+   */
+  remember?: { refreshTokenTtl?: number | string }
+  /**
    * How long after a rotation the spent refresh token still gets the same answer, so that parallel
    * retries of one refresh do not lock the user out (milliseconds).
    * @default 10000
@@ -81,6 +89,8 @@ export interface ResolvedJwtOptions {
   readonly transport: Transport
   readonly accessTtl: number
   readonly refreshTtl: number | null
+  /** The refresh family's lifetime when the session is remembered; `null` without refresh tokens. */
+  readonly rememberTtl: number | null
   readonly refreshGrace: number
   readonly refreshRoute: string | null
   readonly issuer: string | undefined
@@ -120,6 +130,14 @@ export function resolveJwtOptions (options: JwtSessionOptions): ResolvedJwtOptio
   if (refreshTokenTtl !== null && refreshTokenTtl < accessTtl) {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('refreshTokenTtl', 'must not be shorter than accessTokenTtl')
   }
+  const remember = options.remember ?? {}
+  if (typeof remember !== 'object') {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('remember', 'must be an object: { refreshTokenTtl }')
+  }
+  const rememberTtl = remember.refreshTokenTtl === undefined ? refreshTokenTtl : duration('remember.refreshTokenTtl', remember.refreshTokenTtl)
+  if (rememberTtl !== null && refreshTokenTtl !== null && rememberTtl < refreshTokenTtl) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('remember.refreshTokenTtl', 'must not be shorter than refreshTokenTtl')
+  }
   const refreshRoute = options.refreshRoute ?? '/refresh'
   if (refreshRoute !== false && (typeof refreshRoute !== 'string' || !refreshRoute.startsWith('/') || /[;\s?#]/.test(refreshRoute))) {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('refreshRoute', 'must be a path starting with "/" (no ";", "?", "#" or whitespace), or false')
@@ -146,6 +164,7 @@ export function resolveJwtOptions (options: JwtSessionOptions): ResolvedJwtOptio
     transport,
     accessTtl,
     refreshTtl,
+    rememberTtl: refreshTtl === null ? null : rememberTtl,
     refreshGrace: nonNegative('refreshGrace', options.refreshGrace, 10_000),
     refreshRoute: refreshTtl === null ? null : refreshRoute as string,
     issuer: claim('issuer', options.issuer),
@@ -165,6 +184,6 @@ export function resolveJwtOptions (options: JwtSessionOptions): ResolvedJwtOptio
  */
 export function refreshChannel (options: JwtSessionOptions, resolved: ResolvedJwtOptions, prefix: string): RefreshChannel & Pick<Transport, 'setup'> | null {
   if (resolved.refreshRoute === null) return null
-  if (resolved.transport.name === 'cookie') return cookieRefresh(options.cookie ?? {}, prefix + resolved.refreshRoute, resolved.refreshTtl as number)
+  if (resolved.transport.name === 'cookie') return cookieRefresh(options.cookie ?? {}, prefix + resolved.refreshRoute)
   return headerRefresh(options.bearer?.exposeHeader ?? true)
 }

@@ -25,6 +25,8 @@ export class JwtSession extends SessionState {
   refreshToken: string | null = null
   /** The refresh family ended in this request (logout, regenerate): the client forgets its refresh token. */
   familyEnded = false
+  /** How long the client keeps the refresh token handed out in this request (remembered families). */
+  refreshKeepFor: number | undefined = undefined
 
   constructor (backend: TokenBackend, transport: Transport, claims: AccessClaims | null) {
     // verified claims are shared between requests: the session copies before it changes anything
@@ -44,6 +46,10 @@ export class JwtSession extends SessionState {
 
   get expiresAt (): number | null {
     return this.claims === null ? null : this.claims.exp * 1000
+  }
+
+  protected get savedRemembered (): boolean {
+    return this.claims?.rem === true
   }
 
   override set<K extends SessionKey> (key: K, value: SessionData[K] | undefined): void {
@@ -66,8 +72,10 @@ export class JwtSession extends SessionState {
   async regenerate (keep: readonly SessionKey[] = []): Promise<void> {
     this.assertOpen('regenerate')
     const kept = this.kept(keep)
+    const remembered = this.remembered
     await this.backend.end(this)
     for (const key of Object.keys(kept)) this.set(key, kept[key])
+    this.lifetimeSettled(remembered)
   }
 
   async destroy (): Promise<void> {

@@ -15,6 +15,8 @@ export interface AccessClaims {
   gen?: number
   /** The refresh family (a session id in the store) this token belongs to. */
   fam?: string
+  /** The session is remembered (`session.remember()`). */
+  rem?: true
   /** The session data, under one namespaced claim. */
   sk: Record<string, unknown>
   iss?: string
@@ -100,7 +102,7 @@ export async function createCodec (fastify: FastifyInstance, options: ResolvedJw
     } catch {
       return null
     }
-    const { jti, iat, exp, nbf, sub, gen, fam, sk, iss, aud } = claims
+    const { jti, iat, exp, nbf, sub, gen, fam, rem, sk, iss, aud } = claims
     if (typeof jti !== 'string' || !JTI.test(jti) || typeof iat !== 'number' || typeof exp !== 'number') return null
     if (nbf !== undefined && typeof nbf !== 'number') return null
     if (issuer !== undefined && iss !== issuer) return null
@@ -108,6 +110,7 @@ export async function createCodec (fastify: FastifyInstance, options: ResolvedJw
     if (!isPlainObject(sk)) return null
     if (sub !== undefined && (typeof sub !== 'string' || !Number.isSafeInteger(gen))) return null
     if (fam !== undefined && (typeof fam !== 'string' || !JTI.test(fam))) return null
+    if (rem !== undefined && rem !== true) return null
     return Object.freeze(claims) as unknown as AccessClaims
   }
 

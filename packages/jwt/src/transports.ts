@@ -72,7 +72,11 @@ export function bearerTransport (options: BearerTransportOptions = {}): Transpor
 export interface RefreshChannel {
   /** The refresh token a request carries; throws `FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL` for two. */
   read (request: FastifyRequest): string | undefined
-  write (request: FastifyRequest, reply: FastifyReply, token: string): void
+  /**
+   * `keepFor` (milliseconds): for a remembered session, how long the client keeps the token across
+   * restarts (the family's remaining life); absent, a browser-session cookie.
+   */
+  write (request: FastifyRequest, reply: FastifyReply, token: string, keepFor?: number): void
   /** Tells the client to forget its refresh token (logout, a refused refresh). */
   clear (request: FastifyRequest, reply: FastifyReply): void
 }
@@ -94,14 +98,15 @@ export function headerRefresh (expose: boolean): RefreshChannel {
 
 /**
  * Refresh tokens in an HttpOnly cookie beside the session cookie: named after it with `-refresh`
- * (`__Secure-` instead of `__Host-`, which would force `Path=/`), with its attributes, the path of
- * the refresh route, and a lifetime of `maxAge` (the refresh family's).
+ * (`__Secure-` instead of `__Host-`, which would force `Path=/`), with its attributes and the path
+ * of the refresh route; kept by the browser for the rest of the family's life when the session is
+ * remembered.
  */
-export function cookieRefresh (options: CookieTransportOptions, path: string, maxAge: number): RefreshChannel & Pick<Transport, 'setup'> {
+export function cookieRefresh (options: CookieTransportOptions, path: string): RefreshChannel & Pick<Transport, 'setup'> {
   const { cookieName = 'sid', hostPrefix = false, cookie = {} } = options
   const transport = cookieTransport({
     cookieName: (hostPrefix ? '__Secure-' : '') + cookieName + '-refresh',
-    cookie: { ...cookie, path, maxAge, ...(hostPrefix ? { secure: true } : {}) },
+    cookie: { ...cookie, path, ...(hostPrefix ? { secure: true } : {}) },
     // the refresh route gets the session cookie's guard (see the plugin)
     csrf: false
   })
@@ -109,7 +114,7 @@ export function cookieRefresh (options: CookieTransportOptions, path: string, ma
     setup: transport.setup,
     read: transport.read,
     clear: transport.clear,
-    // the cookie's lifetime is set above, not by the access token's expiry
-    write: (request, reply, token) => { transport.write(request, reply, token, 0) }
+    // the cookie's lifetime is the family's, not the access token's
+    write: (request, reply, token, keepFor) => { transport.write(request, reply, token, 0, keepFor) }
   }
 }

@@ -8,11 +8,15 @@ export interface QuerySessionOptions extends ServerSessionOptions, QueryTranspor
 
 async function querySessions (fastify: FastifyInstance, options: QuerySessionOptions): Promise<void> {
   const { parameter, header, ...engine } = options
+  // a URL credential leaks more easily than any other: short-lived by default, and no longer-lived
+  // when remembered unless `remember` says so
+  const idleTimeout = engine.idleTimeout ?? 5 * 60_000
+  const absoluteTimeout = engine.absoluteTimeout ?? 60 * 60_000
   await fastify.register(sessionkit, {
-    // a URL credential leaks more easily than any other: short-lived by default
-    idleTimeout: 5 * 60_000,
-    absoluteTimeout: 60 * 60_000,
     ...engine,
+    idleTimeout,
+    absoluteTimeout,
+    remember: engine.remember ?? { idleTimeout, absoluteTimeout },
     transports: [queryTransport({ parameter, header })]
   })
 }

@@ -39,6 +39,11 @@ async function build (t: Test, options: Partial<QuerySessionOptions> = {}, logs?
   app.get('/redirect-out', async (_request, reply) => reply.redirect('https://partner.test/landing?sid=leak&x=1'))
   app.get('/redirect-in', async (_request, reply) => reply.redirect('/me?sid=keep'))
   app.get('/fail', async () => { throw new Error('boom') })
+  app.post('/remember', async (request) => {
+    request.session.set('userId', 'alice')
+    request.session.remember()
+    return { remembered: request.session.remembered }
+  })
   await app.ready()
   return app
 }
@@ -238,5 +243,18 @@ t.test('short-lived by default; options validated', async (t) => {
     t.teardown(() => bad.close())
     bad.register(sessionkitQuery, { secret: SECRET, ...(options as object) })
     t.match(await bad.ready().then(() => null, (err: unknown) => err), { code: 'FST_SESSIONKIT_INVALID_OPTION', message })
+  }
+})
+
+t.test('a remembered URL session lives no longer than any other unless remember says so', async (t) => {
+  const { ManualClock } = await import('@sessionkit/core/testing')
+  for (const [options, alive] of [[{}, false], [{ remember: { idleTimeout: 3_600_000, absoluteTimeout: 7_200_000 } }, true]] as const) {
+    const clock = new ManualClock()
+    const app = await build(t, { now: clock.now, ...options })
+    const remembered = await app.inject({ method: 'POST', url: '/remember' })
+    t.same(remembered.json(), { remembered: true })
+    clock.advance(6 * 60_000)
+    const later = await app.inject({ method: 'GET', url: `/me?sid=${headerOf(remembered) as string}` })
+    t.equal(later.statusCode, alive ? 200 : 401, alive ? 'with remember set, 6 idle minutes are fine' : 'by default, dead after 5 idle minutes as any other')
   }
 })

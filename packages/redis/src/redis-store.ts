@@ -124,12 +124,13 @@ export class RedisStore implements SessionStore {
       if (String((err as Error).message).startsWith('WRONGTYPE')) throw new errors.FST_SESSIONKIT_CORRUPT_RECORD()
       throw err
     }
-    const { v: version, c: createdAt, t: lastSeenAt, u: userId } = fields
+    const { v: version, c: createdAt, t: lastSeenAt, u: userId, r: remembered } = fields
     if (version === undefined && createdAt === undefined) return null
     // sized before anything is parsed
     let size = 0
     for (const name in fields) size += name.length + (fields[name] as string).length
-    if (size > this.#maxRecordBytes || version === undefined || createdAt === undefined || lastSeenAt === undefined) {
+    if (size > this.#maxRecordBytes || version === undefined || createdAt === undefined || lastSeenAt === undefined ||
+      (remembered !== undefined && remembered !== '1')) {
       throw new errors.FST_SESSIONKIT_CORRUPT_RECORD()
     }
     const data: Record<string, unknown> = {}
@@ -140,14 +141,14 @@ export class RedisStore implements SessionStore {
     } catch {
       throw new errors.FST_SESSIONKIT_CORRUPT_RECORD()
     }
-    return { version: Number(version), createdAt: Number(createdAt), lastSeenAt: Number(lastSeenAt), userId: userId === '' || userId === undefined ? null : userId, data }
+    return { version: Number(version), createdAt: Number(createdAt), lastSeenAt: Number(lastSeenAt), userId: userId === '' || userId === undefined ? null : userId, remembered: remembered === '1', data }
   }
 
   async set (id: string, record: StoredSession, expectedVersion: number, ttl: number): Promise<boolean> {
     if (!SESSION_ID.test(id)) throw new errors.FST_SESSIONKIT_INVALID_CREDENTIAL()
     const pairs: string[] = []
     for (const [key, value] of Object.entries(record.data)) pairs.push('d:' + key, JSON.stringify(value))
-    const result = await this.#scripts.skSet(this.#session(id), expectedVersion, record.version, record.createdAt, record.lastSeenAt, record.userId ?? '', ttl, ...pairs)
+    const result = await this.#scripts.skSet(this.#session(id), expectedVersion, record.version, record.createdAt, record.lastSeenAt, record.userId ?? '', ttl, record.remembered === true ? '1' : '', ...pairs)
     if (result === null) return false
     await this.#reindex(id, result[0], record.userId, ttl)
     return true

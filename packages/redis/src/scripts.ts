@@ -6,8 +6,9 @@
 
 /**
  * Conditional write of a whole record: KEYS[1] session; ARGV expected, version, createdAt,
- * lastSeenAt, userId, ttl, then field/JSON pairs of the data. A session is a hash: `v`, `c`, `t`,
- * `u`, and one `d:<key>` field per data key holding that value's JSON as the app wrote it.
+ * lastSeenAt, userId, ttl, remembered ('1' or ''), then field/JSON pairs of the data. A session is a
+ * hash: `v`, `c`, `t`, `u`, `r` (only when remembered), and one `d:<key>` field per data key holding
+ * that value's JSON as the app wrote it.
  */
 export const SET_IF_VERSION = `
 local current = redis.call('HGET', KEYS[1], 'v')
@@ -15,7 +16,8 @@ if (tonumber(current) or 0) ~= tonumber(ARGV[1]) then return false end
 local previous = redis.call('HGET', KEYS[1], 'u') or ''
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'c', ARGV[3], 't', ARGV[4], 'u', ARGV[5])
-for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[7] == '1' then redis.call('HSET', KEYS[1], 'r', '1') end
+for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return {previous}
 `

@@ -99,7 +99,8 @@ t.test('garbage under a session key: 503, no crash', { skip: NO_REDIS_SERVER }, 
   const credential = await create(app, { a: 1 })
   const [key] = await store.client.keys('g:s:*') as [string]
   const garbage: Array<() => Promise<unknown>> = [
-    () => store.client.hset(key, 'd:bad', '{'),
+    () => store.client.hset(key, 'r', 'yes'),
+    async () => { await store.client.hdel(key, 'r'); await store.client.hset(key, 'd:bad', '{') },
     async () => { await store.client.hdel(key, 'd:bad'); await store.client.hset(key, 'd:big', JSON.stringify('x'.repeat(2_000))) },
     async () => { await store.client.hdel(key, 'd:big'); await store.client.hdel(key, 'c') },
     async () => { await store.client.del(key); await store.client.set(key, 'not a hash') }

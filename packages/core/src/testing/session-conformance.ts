@@ -89,6 +89,11 @@ export function sessionConformance (t: Test, harness: SessionHarness): void {
       request.session.set('regenerated', true)
       return { data: request.session.data() }
     })
+    app.post<{ Body: { on: boolean } }>('/remember', async (request) => {
+      request.session.remember(request.body.on)
+      return { remembered: request.session.remembered }
+    })
+    app.get('/remembered', async (request) => ({ remembered: request.session.remembered }))
     app.post('/destroy', async (request) => {
       await request.session.destroy()
       return { destroyed: true }
@@ -163,6 +168,29 @@ export function sessionConformance (t: Test, harness: SessionHarness): void {
     t.equal(await isLive(app, before), false, 'the old credential is dead')
     const now = await read(app, after as string)
     t.same(now.json().data, { cart: ['book'], regenerated: true })
+  })
+
+  t.test('remember() is saved with the session, kept through regenerate, and undone by remember(false)', async (t) => {
+    const { app } = await setup(t)
+    let credential = await issue(app, { userId: 'u-remember' })
+    const remembered = async (): Promise<boolean> => (await app.inject(harness.attach({ method: 'GET', url: '/remembered' }, credential))).json().remembered
+    t.equal(await remembered(), false, 'not remembered unless asked')
+    const asked = await app.inject(harness.attach({ method: 'POST', url: '/remember', payload: { on: true } }, credential))
+    t.same(asked.json(), { remembered: true })
+    // a token session is re-issued; a server-side one hands the same credential out again (a cookie
+    // then outlives the browser session)
+    t.type(harness.credentialOf(asked), 'string', 'the credential is handed out again')
+    credential = harness.credentialOf(asked) as string
+    t.equal(await remembered(), true, 'a later request sees it')
+    const regenerated = await app.inject(harness.attach({ method: 'POST', url: '/regenerate', payload: { keep: ['userId'] } }, credential))
+    t.not(harness.credentialOf(regenerated), credential)
+    credential = harness.credentialOf(regenerated) as string
+    t.equal(await remembered(), true, 'kept through regenerate')
+    const undone = await app.inject(harness.attach({ method: 'POST', url: '/remember', payload: { on: false } }, credential))
+    t.same(undone.json(), { remembered: false })
+    t.type(harness.credentialOf(undone), 'string', 'and again')
+    credential = harness.credentialOf(undone) as string
+    t.equal(await remembered(), false, 'undone')
   })
 
   t.test('destroy clears the session and tells the client to forget it', async (t) => {

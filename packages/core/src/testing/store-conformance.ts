@@ -21,8 +21,13 @@ function sid (): string {
   return ('s' + counter.toString(36) + 'x'.repeat(43)).slice(0, 43)
 }
 
-function record (version: number, data: Record<string, unknown>, userId: string | null = null): StoredSession {
-  return { version, createdAt: 1_000, lastSeenAt: 2_000, userId, data }
+function record (version: number, data: Record<string, unknown>, userId: string | null = null, remembered = false): StoredSession {
+  return { version, createdAt: 1_000, lastSeenAt: 2_000, userId, remembered, data }
+}
+
+/** A record as read, `remembered` absent taken as `false` (what the contract says absent means). */
+function normal (read: StoredSession | null): StoredSession {
+  return { ...read as StoredSession, remembered: read?.remembered === true }
 }
 
 const HOUR = 3_600_000
@@ -48,7 +53,7 @@ export function storeConformance (t: Test, harness: StoreHarness): void {
     t.equal(await store.set(id, record(3, { a: 3 }), 2, HOUR), false, 'a wrong version loses')
     t.equal(await store.set(id, record(2, { a: 4 }), 1, HOUR), true, 'the right version wins')
     t.equal(await store.set(id, record(2, { a: 5 }), 1, HOUR), false, 'a stale version loses')
-    t.same(await store.get(id), record(2, { a: 4 }))
+    t.same(normal(await store.get(id)), record(2, { a: 4 }))
   })
 
   t.test('values come back exactly and are isolated from callers', async (t) => {
@@ -60,7 +65,7 @@ export function storeConformance (t: Test, harness: StoreHarness): void {
     data.nested.list.push(4)
     written.userId = 'mallory'
     const read = await store.get(id) as StoredSession
-    t.same(read, record(1, { zero: 0, empty: '', no: false, nothing: null, nested: { list: [1, 'two', { three: 3 }] }, text: 'é\u2028😀' }))
+    t.same(normal(read), record(1, { zero: 0, empty: '', no: false, nothing: null, nested: { list: [1, 'two', { three: 3 }] }, text: 'é\u2028😀' }))
     ;(read.data.nested as { list: unknown[] }).list.push(5)
     t.same(((await store.get(id) as StoredSession).data.nested as { list: unknown[] }).list, [1, 'two', { three: 3 }])
   })
@@ -70,8 +75,30 @@ export function storeConformance (t: Test, harness: StoreHarness): void {
     const id = sid()
     await store.set(id, record(1, { a: 1 }, 'u1'), 0, HOUR)
     t.equal(await store.touch(id, 9_000, HOUR), true)
-    t.same(await store.get(id), { ...record(1, { a: 1 }, 'u1'), lastSeenAt: 9_000 })
+    t.same(normal(await store.get(id)), { ...record(1, { a: 1 }, 'u1'), lastSeenAt: 9_000 })
     t.same(await store.listUserSessions('u1'), [{ id, createdAt: 1_000, lastSeenAt: 9_000 }])
+  })
+
+  t.test('a remembered session stays remembered through touch and merge, until a write says otherwise', async (t) => {
+    const store = await harness.create(t)
+    const id = sid()
+    await store.set(id, record(1, { a: 1 }, 'rae', true), 0, HOUR)
+    t.same(await store.get(id), record(1, { a: 1 }, 'rae', true), 'written remembered, read remembered')
+    t.equal(await store.touch(id, 3_000, HOUR), true)
+    t.equal((await store.get(id))?.remembered, true, 'a touch keeps it')
+    if (store.merge !== undefined) {
+      t.equal(await store.merge(id, new Map([['a', 2]]), { lastSeenAt: 4_000 }, HOUR), 2)
+      t.same(await store.get(id), { ...record(2, { a: 2 }, 'rae', true), lastSeenAt: 4_000 }, 'a merge keeps it')
+    } else {
+      t.equal(await store.set(id, { ...record(2, { a: 2 }, 'rae', true), lastSeenAt: 4_000 }, 1, HOUR), true)
+    }
+    t.equal(await store.set(id, record(3, { a: 3 }, 'rae', false), 2, HOUR), true)
+    t.same(normal(await store.get(id)), record(3, { a: 3 }, 'rae', false), 'rewritten not remembered')
+    if (store.sync?.set !== undefined && store.sync.merge !== undefined) {
+      t.equal(store.sync.set(id, record(4, { a: 4 }, 'rae', true), 3, HOUR), true)
+      t.equal(store.sync.merge(id, new Map([['a', 5]]), { lastSeenAt: 5_000 }, HOUR), 5)
+      t.equal(store.sync.get(id)?.remembered, true, 'the same through the synchronous writes')
+    }
   })
 
   t.test('destroy deletes the session and its index entry', async (t) => {
@@ -143,7 +170,7 @@ export function storeConformance (t: Test, harness: StoreHarness): void {
     t.equal(sync.merge(missing, new Map([['a', 1]]), { lastSeenAt: 3_000 }, HOUR), null, 'nothing to merge into')
     t.equal(sync.touch(id, 4_000, HOUR), true)
     t.equal(sync.touch(missing, 4_000, HOUR), false)
-    t.same(await store.get(id), { version: 3, createdAt: 1_000, lastSeenAt: 4_000, userId: 'lee', data: { b: [1] } })
+    t.same(normal(await store.get(id)), { version: 3, createdAt: 1_000, lastSeenAt: 4_000, userId: 'lee', remembered: false, data: { b: [1] } })
     t.same((await store.listUserSessions('lee')).map((s) => s.id), [id], 'the index follows')
     t.same(await store.listUserSessions('kim'), [])
     t.equal(await store.get(missing), null)
@@ -159,7 +186,7 @@ export function storeConformance (t: Test, harness: StoreHarness): void {
     const [id, missing] = [sid(), sid()]
     await store.set(id, record(1, { a: { b: [1] } }, 'hal'), 0, HOUR)
     const read = sync.get(id) as StoredSession
-    t.same(read, await store.get(id))
+    t.same(normal(read), normal(await store.get(id)))
     // the store's own data may come back frozen (and then a change throws), or a copy: either way
     // nothing stored changes
     const attempt = (change: () => void): void => {
@@ -169,8 +196,8 @@ export function storeConformance (t: Test, harness: StoreHarness): void {
     }
     attempt(() => { (read.data.a as { b: unknown[] }).b.push(2) })
     attempt(() => { read.data.c = 3 })
-    t.same(sync.get(id), record(1, { a: { b: [1] } }, 'hal'), 'nothing stored changed')
-    t.same(await store.get(id), record(1, { a: { b: [1] } }, 'hal'))
+    t.same(normal(sync.get(id)), record(1, { a: { b: [1] } }, 'hal'), 'nothing stored changed')
+    t.same(normal(await store.get(id)), record(1, { a: { b: [1] } }, 'hal'))
     t.equal(sync.get(missing), null)
     await store.revokeToken('jti-sync', HOUR)
     t.equal(sync.isTokenRevoked('jti-sync'), true)
@@ -192,7 +219,7 @@ export function storeConformance (t: Test, harness: StoreHarness): void {
     t.equal(await store.get(id), null, 'and nothing created')
     await store.set(id, record(1, { keep: 'me', change: 1, drop: true }, 'ivy'), 0, HOUR)
     t.equal(await merge(id, new Map<string, unknown>([['change', { to: [2, '', false, null] }], ['drop', undefined], ['add', 0]]), { lastSeenAt: 7_000 }, HOUR), 2)
-    t.same(await store.get(id), { version: 2, createdAt: 1_000, lastSeenAt: 7_000, userId: 'ivy', data: { keep: 'me', change: { to: [2, '', false, null] }, add: 0 } })
+    t.same(normal(await store.get(id)), { version: 2, createdAt: 1_000, lastSeenAt: 7_000, userId: 'ivy', remembered: false, data: { keep: 'me', change: { to: [2, '', false, null] }, add: 0 } })
     const parallel = await Promise.all(['x', 'y', 'z'].map((key) => merge(id, new Map([[key, key]]), { lastSeenAt: 8_000 }, HOUR)))
     t.same([...parallel].sort(), [3, 4, 5], 'each merge its own version')
     t.match((await store.get(id))?.data, { x: 'x', y: 'y', z: 'z', keep: 'me' }, 'all three landed')

@@ -34,6 +34,10 @@ test('the lifecycle is async and typed', () => {
   expect(session.touch()).type.toBe<void>()
   expect(session.id).type.toBe<string | null>()
   expect(session.expiresAt).type.toBe<number | null>()
+  expect(session.remember()).type.toBe<void>()
+  expect(session.remember).type.toBeCallableWith(false)
+  expect(session.remember).type.not.toBeCallableWith('yes')
+  expect(session.remembered).type.toBe<boolean>()
 })
 
 test('request.session and fastify.sessionkit are declared once, by core', () => {
