@@ -30,6 +30,7 @@ t.test('claims that are not what sessionkit issues: 401', async (t) => {
     'a sub without a generation': forge(claimsAt(now, { sub: 'alice', sk: {} })),
     'a sub that is not text': forge(claimsAt(now, { sub: 7, gen: 0, sk: {} })),
     'a malformed family': forge(claimsAt(now, { ...user, fam: 'x' })),
+    'a remembered flag that is not true': forge(claimsAt(now, { ...user, rem: 'yes' })),
     'an nbf that is text': signedByHand({ alg: 'HS256', typ: 'at+jwt', kid: 'k1' }, claimsAt(now, { ...user, nbf: 'soon' })),
     'a token over the size budget': forge(claimsAt(now, { ...user, sk: { pad: 'x'.repeat(9_000) } }))
   }
