@@ -86,6 +86,29 @@ if (!existsSync(CHROMIUM)) {
     })
   }
 
+  t.test('cookie: "Remember me" makes the session cookie outlive the browser session; without it, it does not', async (t) => {
+    const base = await start(t, 'cookie')
+    for (const remember of [false, true]) {
+      const context = await browser.newContext()
+      t.teardown(() => context.close())
+      const page = await context.newPage()
+      await page.goto(`${base}/`)
+      await ready(page)
+      if (remember) await page.check('input[name=remember]')
+      await logIn(page)
+      t.match(await page.textContent('#out'), `"remembered":${String(remember)}`)
+      const [cookie] = await context.cookies()
+      t.equal(cookie?.name, 'sid')
+      t.equal(cookie?.httpOnly, true)
+      if (remember) {
+        // Chromium's own record of it: expires in seconds since the epoch, 30 days out
+        t.ok(Math.abs((cookie?.expires as number) - (Date.now() / 1000 + 30 * 86_400)) < 60, `kept until ${new Date((cookie?.expires as number) * 1000).toISOString()}`)
+      } else {
+        t.equal(cookie?.expires, -1, 'a browser-session cookie')
+      }
+    }
+  })
+
   t.test('jwt in cookies: page scripts see no token, and an expired access token is refreshed by the refresh cookie', async (t) => {
     let now = Date.now()
     const base = await listen(t, { SESSION_MECHANISM: 'jwt', SESSION_JWT_TRANSPORT: 'cookie', SESSION_SECRET: 'browser-secret-0123456789abcdef-0123456789abcd' }, { now: () => now })
