@@ -13,6 +13,8 @@ test('typed options and keys', () => {
   expect<JwtSessionOptions>().type.not.toBeAssignableFrom({ secret: 'x' })
   expect<JwtSessionOptions>().type.toBeAssignableFrom({ keys: [], bearer: { responseHeader: 'x-access-token', exposeHeader: false } })
   expect<JwtSessionOptions>().type.not.toBeAssignableFrom({ keys: [], bearer: { exposeHeader: 'yes' } })
+  expect<JwtSessionOptions>().type.toBeAssignableFrom({ keys: [], refreshTokenTtl: '1d', remember: { refreshTokenTtl: '30d' } })
+  expect<JwtSessionOptions>().type.not.toBeAssignableFrom({ keys: [], remember: { refreshTokenTtl: true } })
   app.get('/', async (request) => {
     expect(request.session).type.toBe<Session>()
     return null
