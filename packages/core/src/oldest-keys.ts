@@ -6,8 +6,9 @@
  * `map.keys().next()` would be the obvious oldest key, but a new iterator starts at the first slot
  * of the map's table, and V8 leaves the slot of every deleted entry in place until the table is
  * rebuilt: with entries deleted from the front, each eviction walks past all the earlier ones, tens
- * of thousands of slots at 100,000 entries (8 µs per insert into a full 10,000-entry cache, 50 µs
- * into a full 100,000-entry store, against 0.2 and 0.6 µs resumed). One iterator kept open resumes
+ * of thousands of slots at 100,000 entries (`pnpm --filter @sessionkit/bench run evict`: about 10 µs
+ * per insert into a full map of 10,000, 70 µs into one of 100,000, against 0.3 and 1 µs resumed,
+ * on a 2-core EPYC). One iterator kept open resumes
  * where it stopped: every key before it has been deleted, and an entry re-inserted (a touched
  * session) comes after it, so its next key is the oldest live one. V8's map iterators survive the
  * table being rebuilt; one that has run out is replaced.
