@@ -34,6 +34,12 @@ interface Envelope {
   generation?: number
 }
 
+/** A record that no longer reads as a session is as good as gone; any other failure is the store's. */
+function corruptAsGone (err: unknown): null {
+  if ((err as { code?: unknown }).code === 'FST_SESSIONKIT_CORRUPT_RECORD') return null
+  throw err
+}
+
 const USER = 'sessionkit-user:'
 const TOKEN = 'sessionkit-jti:'
 const GENERATION = 'sessionkit-gen:'
@@ -104,12 +110,25 @@ export function callbackStore (store: CallbackStore, options: CallbackStoreOptio
     return next
   }
 
-  function updateIndex (userId: string, change: (ids: string[]) => string[]): Promise<void> {
+  function updateIndex (userId: string, change: (ids: string[]) => string[] | Promise<string[]>): Promise<void> {
     return exclusive(USER + userId, async () => {
-      const ids = change(await index(userId))
+      const ids = await change(await index(userId))
       if (ids.length === 0) await call('destroy', USER + userId)
       else await call('set', USER + userId, envelope(generationTtl, { index: ids }))
     })
+  }
+
+  /**
+   * A user's index as it grows: an expired session leaves its id behind (the store forgets the
+   * session, not the index), so each time the index reaches a power of two from 16 on, the ids of
+   * sessions that are gone are dropped: the index stays about the size of the user's live sessions,
+   * for about one read per login.
+   */
+  async function pruned (ids: string[]): Promise<string[]> {
+    if (ids.length < 16 || (ids.length & (ids.length - 1)) !== 0) return ids
+    // garbage under an old id is no session either; a store that fails fails the write
+    const live = await Promise.all(ids.map(async (sid) => await getRecord(sid).catch(corruptAsGone) !== null))
+    return ids.filter((_, i) => live[i])
   }
 
   return {
@@ -122,7 +141,7 @@ export function callbackStore (store: CallbackStore, options: CallbackStoreOptio
       const before = current?.userId ?? null
       if (before !== record.userId) {
         if (before !== null) await updateIndex(before, (ids) => ids.filter((sid) => sid !== id))
-        if (record.userId !== null) await updateIndex(record.userId, (ids) => [...ids, id])
+        if (record.userId !== null) await updateIndex(record.userId, async (ids) => [...await pruned(ids), id])
       }
       return true
     }),
@@ -138,10 +157,11 @@ export function callbackStore (store: CallbackStore, options: CallbackStoreOptio
       if (current !== null && current.userId !== null) await updateIndex(current.userId, (ids) => ids.filter((sid) => sid !== id))
     }),
     async listUserSessions (userId) {
+      const ids = await index(userId)
+      const records = await Promise.all(ids.map(getRecord))
       const list: SessionSummary[] = []
-      for (const id of await index(userId)) {
-        const record = await getRecord(id)
-        if (record !== null) list.push({ id, createdAt: record.createdAt, lastSeenAt: record.lastSeenAt })
+      for (const [i, record] of records.entries()) {
+        if (record !== null) list.push({ id: ids[i] as string, createdAt: record.createdAt, lastSeenAt: record.lastSeenAt })
       }
       return list
     },

@@ -67,3 +67,52 @@ t.test('a foreign value under a session key is a coded 503', async (t) => {
     t.equal(response.json().code, 'FST_SESSIONKIT_CORRUPT_RECORD')
   }
 })
+
+t.test('a user\'s index drops the ids of sessions that are gone, and keeps every live one', async (t) => {
+  const { ManualClock } = await import('@sessionkit/core/testing')
+  const clock = new ManualClock()
+  const sessions = new Map<string, unknown>()
+  const store = callbackStore(new FastifySessionMemoryStore(sessions as Map<string, never>) as unknown as CallbackStore, { now: clock.now })
+  const record = { version: 1, createdAt: 0, lastSeenAt: 0, userId: 'una', data: {} }
+  const indexSize = (): number => (sessions.get('sessionkit-user:una') as { index: string[] }).index.length
+  // a hundred logins, each session expired before the next
+  for (let i = 0; i < 100; i++) {
+    t.equal(await store.set(`old-${i}`, record, 0, 1_000), true)
+    clock.advance(2_000)
+  }
+  t.ok(indexSize() <= 16, `the index holds ${indexSize()} ids, not 100`)
+  t.same(await store.listUserSessions('una'), [])
+  // forty live at once: none is dropped
+  for (let i = 0; i < 40; i++) await store.set(`live-${i}`, record, 0, 3_600_000)
+  sessions.set('garbage-id', '{')
+  t.same((await store.listUserSessions('una')).map((s) => s.id).sort(), Array.from({ length: 40 }, (_, i) => `live-${i}`).sort())
+  t.equal(indexSize(), 40)
+  t.equal(await store.destroyUserSessions('una'), 40)
+})
+
+t.test('pruning the index: garbage under an old id is dropped, a failing store fails the write', async (t) => {
+  const sessions = new Map<string, unknown>()
+  let failing = false
+  const inner = new FastifySessionMemoryStore(sessions as Map<string, never>)
+  const flaky = {
+    get (sid: string, callback: (err?: unknown, value?: unknown) => void) {
+      if (failing && sid.startsWith('s-')) callback(new Error('down'))
+      else inner.get(sid, callback as never)
+    },
+    set: inner.set.bind(inner),
+    destroy: inner.destroy.bind(inner)
+  }
+  const store = callbackStore(flaky as unknown as CallbackStore)
+  const record = { version: 1, createdAt: 0, lastSeenAt: 0, userId: 'vic', data: {} }
+  for (let i = 0; i < 15; i++) await store.set(`s-${i}`, record, 0, 3_600_000)
+  sessions.set('s-3', '{')
+  await store.set('s-15', record, 0, 3_600_000)
+  t.equal((sessions.get('sessionkit-user:vic') as { index: string[] }).index.length, 16)
+  await store.set('t-16', record, 0, 3_600_000)
+  const ids = (sessions.get('sessionkit-user:vic') as { index: string[] }).index
+  t.equal(ids.length, 16, 'pruned at 16: the garbage went, the new id came')
+  t.notOk(ids.includes('s-3'))
+  for (let i = 17; i < 33; i++) await store.set(`t-${i}`, record, 0, 3_600_000)
+  failing = true
+  await t.rejects(store.set('t-33', record, 0, 3_600_000), { message: 'down' }, 'a store that cannot answer fails the write that would prune')
+})
