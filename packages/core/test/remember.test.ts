@@ -50,11 +50,11 @@ t.test('a remembered session lives by the remember timeouts, and its client is t
   clock.advance(31 * MINUTE)
   t.equal((await app.inject({ method: 'GET', url: '/state', headers: headers(plain) })).statusCode, 401, 'the ordinary one is dead after 30 idle minutes')
   t.equal((await app.inject({ method: 'GET', url: '/state', headers: headers(kept) })).json().user, 'alice', 'the remembered one is not')
-  // seen every 13 days, it still ends 30 days after login
-  for (let day = 13; day < 30; day += 13) {
-    clock.advance(13 * DAY - 31 * MINUTE * (day === 13 ? 1 : 0))
-    t.equal((await app.inject({ method: 'GET', url: '/state', headers: headers(kept) })).statusCode, 200, `alive on day ${day}`)
-  }
+  // seen on days 13 and 26 (never 14 days idle), it still ends 30 days after login
+  clock.advance(13 * DAY - 31 * MINUTE)
+  t.equal((await app.inject({ method: 'GET', url: '/state', headers: headers(kept) })).statusCode, 200, 'alive on day 13')
+  clock.advance(13 * DAY)
+  t.equal((await app.inject({ method: 'GET', url: '/state', headers: headers(kept) })).statusCode, 200, 'alive on day 26')
   clock.advance(4 * DAY)
   t.equal((await app.inject({ method: 'GET', url: '/state', headers: headers(kept) })).statusCode, 401, 'dead at its absolute end')
 })
