@@ -39,6 +39,16 @@ export async function stopServer (server) {
  */
 export function target (server, scenario, client = server) {
   const [method, path, withSession] = ROUTES[scenario]
+  if (withSession && client.many !== null && client.many !== undefined) {
+    // BENCH_MANY: each request carries the next of the client's credentials
+    const { many } = client
+    let next = 0
+    const setupRequest = (request) => {
+      const { query, ...headers } = many[next++ % many.length]
+      return { ...request, headers: { ...request.headers, ...headers }, path: query ? `${path}?${query}` : path }
+    }
+    return { url: `http://127.0.0.1:${server.port}${path}`, method, connections: CONNECTIONS, requests: [{ setupRequest }] }
+  }
   const url = `http://127.0.0.1:${server.port}${path}${withSession && client.query ? `?${client.query}` : ''}`
   return { url, method, headers: withSession ? client.headers : {}, connections: CONNECTIONS }
 }

@@ -1,5 +1,7 @@
 // One contender in its own process: builds the app, prepares a live session, listens, and tells
-// the runner its port and the headers a client with that session sends.
+// the runner its port and the headers a client with that session sends. With BENCH_MANY=1 in its
+// environment it prepares 20,000 sessions and hands the runner every credential, which it then
+// sends in turn: more live sessions than a credential cache holds (10,000 by default).
 import { Session } from 'node:inspector/promises'
 import Fastify from 'fastify'
 import { contenders } from './contenders.js'
@@ -11,14 +13,17 @@ const app = Fastify({ logger: false })
 await contender.build(app)
 app.get('/plain', { config: { session: false } }, async () => ({ ok: true }))
 await app.ready()
-const created = await app.inject({ method: 'POST', url: '/write' })
-if (created.statusCode !== 200) throw new Error(`${name}: /write answered ${created.statusCode} ${created.body}`)
-const credential = contender.credential(created)
-const { query, ...headers } = credential
+const many = []
+for (let i = 0; i < (process.env.BENCH_MANY === undefined ? 1 : 20_000); i++) {
+  const created = await app.inject({ method: 'POST', url: '/write' })
+  if (created.statusCode !== 200) throw new Error(`${name}: /write answered ${created.statusCode} ${created.body}`)
+  many.push(contender.credential(created))
+}
+const { query, ...headers } = many[0]
 const check = await app.inject({ method: 'GET', url: '/read' + (query ? `?${query}` : ''), headers })
 if (check.statusCode !== 200 || (name !== 'bare' && check.json().n === null)) throw new Error(`${name}: the prepared session does not read back: ${check.body}`)
 await app.listen({ port: 0, host: '127.0.0.1' })
-process.stdout.write(JSON.stringify({ port: app.server.address().port, headers, query: query ?? null }) + '\n')
+process.stdout.write(JSON.stringify({ port: app.server.address().port, headers, query: query ?? null, many: many.length > 1 ? many : null }) + '\n')
 // the runner asks for the CPU time this process has used, before and after each sample, and the
 // allocation runner for V8's sampling heap profile, collected objects included, around its load
 let profiler = null
