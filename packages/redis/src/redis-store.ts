@@ -41,8 +41,14 @@ interface ScriptedClient {
   skBump (key: string, ttl: number): Promise<number>
 }
 
-function corruptAsNull (err: unknown): null {
-  if ((err as { code?: unknown }).code === 'FST_SESSIONKIT_CORRUPT_RECORD') return null
+/** A stored time: NaN when missing. */
+function timeOf (field: string | null | undefined): number {
+  return typeof field === 'string' ? Number(field) : NaN
+}
+
+/** Garbage of another type under a session key is no session to list; any other failure is the store's. */
+function wrongTypeAsNull (err: unknown): null {
+  if (String((err as Error).message).startsWith('WRONGTYPE')) return null
   throw err
 }
 
@@ -190,11 +196,14 @@ export class RedisStore implements SessionStore {
   async listUserSessions (userId: string): Promise<SessionSummary[]> {
     const ids = await this.#scripts.skIndexList(this.#user(userId))
     const list: SessionSummary[] = []
-    // one command each: on a Cluster the sessions live in different slots
-    // a record that no longer reads as a session is left out of the list, not fatal to it
-    const records = await Promise.all(ids.map(async (id) => ({ id, record: await this.get(id).catch(corruptAsNull) })))
-    for (const { id, record } of records) {
-      if (record !== null && record.userId === userId) list.push({ id, createdAt: record.createdAt, lastSeenAt: record.lastSeenAt })
+    // one command each (on a Cluster the sessions live in different slots), and only the fields a
+    // summary needs: listing a user's sessions never sends their data
+    const rows = await Promise.all(ids.map((id) => this.client.hmget(this.#session(id), 'c', 't', 'u').catch(wrongTypeAsNull)))
+    for (const [i, row] of rows.entries()) {
+      const [createdAt, lastSeenAt] = [timeOf(row?.[0]), timeOf(row?.[1])]
+      // a record that no longer reads as a session is left out of the list, not fatal to it
+      if (row?.[2] !== userId || !Number.isFinite(createdAt) || !Number.isFinite(lastSeenAt)) continue
+      list.push({ id: ids[i] as string, createdAt, lastSeenAt })
     }
     return list
   }

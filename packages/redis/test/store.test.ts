@@ -103,17 +103,26 @@ t.test('a user\'s list leaves out a record that no longer reads as a session', {
   await store.set(bad, record('lee'), 0, 10_000)
   await store.client.hdel(`${prefix}s:{${bad}}`, 'c')
   t.same((await store.listUserSessions('lee')).map((s) => s.id), [good])
+  await store.client.hset(`${prefix}s:{${bad}}`, 'c', 'yesterday')
+  t.same((await store.listUserSessions('lee')).map((s) => s.id), [good], 'a time that is no number')
+  await store.client.hset(`${prefix}s:{${bad}}`, 'c', '1')
+  await store.client.hdel(`${prefix}s:{${bad}}`, 't')
+  t.same((await store.listUserSessions('lee')).map((s) => s.id), [good], 'no lastSeenAt')
+  await store.client.del(`${prefix}s:{${bad}}`)
+  await store.client.set(`${prefix}s:{${bad}}`, 'not a hash')
+  t.same(await store.listUserSessions('lee'), [{ id: good, createdAt: 1, lastSeenAt: 2 }], 'a key of another type')
   await store.destroyUserSessions('lee')
 })
 
 t.test('any other failure while listing is the store failing, not a shorter list', { skip: NO_REDIS }, async (t) => {
-  class FlakyStore extends RedisStore {
-    override async get (): Promise<null> { throw new Error('connection lost') }
-  }
-  const store = new FlakyStore({ connection: REDIS_URL, prefix: `sk-flaky-${Date.now()}:` })
+  const store = new RedisStore({ connection: REDIS_URL, prefix: `sk-flaky-${Date.now()}:` })
   t.teardown(() => store.close())
   await store.ready()
-  await RedisStore.prototype.set.call(store, 'f'.repeat(43), record('flo'), 0, 10_000)
+  await store.set('f'.repeat(43), record('flo'), 0, 10_000)
+  // the real client, failing the one command listing sends per session
+  const hmget = store.client.hmget
+  store.client.hmget = (async () => { throw new Error('connection lost') }) as unknown as typeof hmget
   await t.rejects(store.listUserSessions('flo'), { message: 'connection lost' })
+  store.client.hmget = hmget
   await store.destroyUserSessions('flo')
 })
