@@ -49,7 +49,7 @@ if (mode === 'header' || mode === 'jwt') {
   const { createSessionClient } = await import('/sessionkit/web-storage/index.js')
   const storage = new URLSearchParams(location.search).get('storage') ?? 'session'
   client = createSessionClient({ mechanism: mode, storage })
-  const show = (current) => { state.textContent = 'Session: ' + (current.authenticated ? 'held' : 'none') + ' (' + (current.inMemory ? 'memory' : storage + 'Storage') + ')' }
+  const show = (current) => { state.textContent = 'Session: ' + (current.authenticated ? 'held' : 'none') + ' (' + (current.inMemory ? 'memory' : (current.remembered ? 'local' : 'session') + 'Storage') + ')' }
   client.onChange(show)
   show(client.state())
   window.sessionClient = client
@@ -80,7 +80,11 @@ async function call (method, path, body) {
 document.getElementById('login').addEventListener('submit', async (event) => {
   event.preventDefault()
   const form = new FormData(event.target)
-  await call('POST', '/login', { username: form.get('username'), password: form.get('password'), remember: form.get('remember') === 'on' })
+  const remember = form.get('remember') === 'on'
+  // the browser client keeps a remembered credential in localStorage (every tab, across restarts)
+  if (client !== null && remember) client.remember(true)
+  else if (client !== null && new URLSearchParams(location.search).get('storage') === null) client.remember(false)
+  await call('POST', '/login', { username: form.get('username'), password: form.get('password'), remember })
 })
 document.getElementById('me').onclick = () => call('GET', '/me')
 document.getElementById('visit').onclick = () => call('POST', '/visits')

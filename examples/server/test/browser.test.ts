@@ -62,6 +62,28 @@ if (!existsSync(CHROMIUM)) {
       t.same(errors, [])
     })
 
+    t.test(`${mechanism}: "Remember me" moves the credential to localStorage, where a new tab finds it; logout clears it`, async (t) => {
+      const base = await start(t, mechanism)
+      const context = await browser.newContext()
+      t.teardown(() => context.close())
+      const page = await context.newPage()
+      await page.goto(`${base}/`)
+      await ready(page)
+      await page.check('input[name=remember]')
+      await logIn(page)
+      t.match(await page.textContent('#state'), /Session: held \(localStorage\)/)
+      t.match(await page.textContent('#out'), /"remembered":true/, 'the server remembers it too')
+      const second = await context.newPage()
+      await second.goto(`${base}/`)
+      t.equal(await me(second), 200, 'a new tab of the default page finds it')
+      t.match(await second.textContent('#state'), /Session: held \(localStorage\)/)
+      await page.click('#logout')
+      await page.waitForFunction(() => document.getElementById('out')?.textContent === 'Logged out.')
+      const third = await context.newPage()
+      await third.goto(`${base}/`)
+      t.equal(await me(third), 401, 'gone from localStorage at logout')
+    })
+
     t.test(`${mechanism}: sessionStorage does not follow into a new tab; logout in one tab ends the other`, async (t) => {
       const base = await start(t, mechanism)
       const context = await browser.newContext()

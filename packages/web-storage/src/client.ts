@@ -15,7 +15,8 @@ export interface SessionClientOptions {
   /**
    * Where the credential is kept. `'session'`: this tab only, gone when it closes. `'local'`: every
    * tab, across restarts, and readable by any script on the page (see the README). `'memory'`:
-   * this page only.
+   * this page only. `remember()` moves a credential between the first two, and a client created
+   * with one finds a credential kept in the other.
    * @default 'session'
    */
   storage?: StorageKind
@@ -47,6 +48,8 @@ export interface SessionState {
   authenticated: boolean
   /** Storage refused: the credential lives in memory only. */
   inMemory: boolean
+  /** The credential is kept in localStorage: every tab, across restarts (`remember()`). */
+  remembered: boolean
 }
 
 export interface SessionClient {
@@ -55,6 +58,12 @@ export interface SessionClient {
   state (): SessionState
   /** Posts to `logoutUrl`, then forgets the credential here and in every other tab. */
   logout (): Promise<void>
+  /**
+   * "Remember me" on this side: `true` keeps the credential in localStorage (every tab, across
+   * restarts, readable by any script on the page), `false` in sessionStorage (this tab). The
+   * credential held, if any, moves with it. Throws with `storage: 'memory'`.
+   */
+  remember (on?: boolean): void
   /** Forgets the credential here and in every other tab, without telling the server. */
   clear (): void
   /** Called on every login, rotation and logout, local or from another tab. Returns an unsubscribe. */
@@ -86,15 +95,24 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
   if (base.origin === 'null') throw new TypeError('baseUrl is required outside a page: the origin the credential belongs to')
   const allowed = new Set([base.origin, ...allowedOrigins.map((origin) => new URL(origin).origin)])
   const send = options.fetch ?? globalThis.fetch.bind(globalThis)
-  const area = new SafeStorage(storageArea(storage, options.storageAreas ?? (globalThis as object)))
   const key = `${namespace}:${mechanism}`
+  const areas = options.storageAreas ?? (globalThis as object)
+  // a credential lives in one of two areas (remembered: localStorage), or in memory only
+  const sessionArea = storage === 'memory' ? null : new SafeStorage(storageArea('session', areas))
+  const localArea = storage === 'memory' ? null : new SafeStorage(storageArea('local', areas))
+  let area = sessionArea === null || localArea === null ? new SafeStorage(null) : storage === 'local' ? localArea : sessionArea
+  // a client created for one area takes up a credential kept in the other (a remembered login)
+  if (sessionArea !== null && localArea !== null && area.get(key) === null) {
+    const other = area === localArea ? sessionArea : localArea
+    if (other.get(key) !== null) area = other
+  }
   /** The response header that hands out a credential, or clears it (empty); with header sessions, the request's too. */
   const credentialHeader = header.toLowerCase()
   const listeners = new Set<(state: SessionState) => void>()
   let refreshing: Promise<StoredCredential | null> | null = null
 
   function state (): SessionState {
-    return { authenticated: load() !== null, inMemory: area.inMemory }
+    return { authenticated: load() !== null, inMemory: area.inMemory, remembered: area === localArea }
   }
   function notify (): void {
     const current = state()
@@ -112,9 +130,8 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
     }
     return value
   }
-  function store (value: StoredCredential | null): void {
-    if (value === null) area.remove(key)
-    else area.set(key, serialize(value))
+  function store (value: StoredCredential): void {
+    area.set(key, serialize(value))
     notify()
   }
 
@@ -122,20 +139,27 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
   channel?.addEventListener('message', (event: MessageEvent) => {
     // only a logout is taken from another tab: a credential never travels this way
     if ((event.data as { type?: unknown } | null)?.type === LOGOUT) {
-      area.remove(key)
+      removeEverywhere()
       notify()
     }
   })
   function onStorage (event: StorageEvent): void {
     if (event.key !== key) return
     // another tab wrote the shared localStorage: a value that does not parse is dropped, not adopted
-    if (event.newValue !== null && parse(event.newValue, maxStoredLength) === null) area.remove(key)
+    if (event.newValue !== null && parse(event.newValue, maxStoredLength) === null) localArea?.remove(key)
     notify()
   }
-  if (storage === 'local') scope.addEventListener?.('storage', onStorage as EventListener)
+  if (localArea !== null) scope.addEventListener?.('storage', onStorage as EventListener)
 
+  /** Logout: the credential goes from both areas, remembered or not. */
+  function removeEverywhere (): void {
+    area.remove(key)
+    sessionArea?.remove(key)
+    localArea?.remove(key)
+  }
   function forget (): void {
-    store(null)
+    removeEverywhere()
+    notify()
     channel?.postMessage({ type: LOGOUT })
   }
 
@@ -232,6 +256,16 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
       }
     },
     clear: forget,
+    remember (on = true) {
+      if (sessionArea === null || localArea === null) throw new TypeError('remember() needs web storage: this client keeps its credential in memory')
+      const target = on ? localArea : sessionArea
+      if (target === area) return
+      const raw = area.get(key)
+      area.remove(key)
+      area = target
+      if (raw !== null) area.set(key, raw)
+      notify()
+    },
     onChange (listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)

@@ -61,8 +61,7 @@ export class SafeStorage {
 }
 
 /** The storage area for a kind, or `null` when the browser will not give it (it may throw). */
-export function storageArea (kind: StorageKind, scope: { sessionStorage?: StorageLike, localStorage?: StorageLike }): StorageLike | null {
-  if (kind === 'memory') return null
+export function storageArea (kind: 'session' | 'local', scope: { sessionStorage?: StorageLike, localStorage?: StorageLike }): StorageLike | null {
   try {
     return (kind === 'local' ? scope.localStorage : scope.sessionStorage) ?? null
   } catch {

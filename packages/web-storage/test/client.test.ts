@@ -18,7 +18,7 @@ t.test('header: log in, the credential is kept in sessionStorage and sent back; 
   const c = client(t, { mechanism: 'header', baseUrl: base, storageAreas: { sessionStorage: session } })
   const changes: boolean[] = []
   c.onChange((state) => changes.push(state.authenticated))
-  t.same(c.state(), { authenticated: false, inMemory: false })
+  t.same(c.state(), { authenticated: false, inMemory: false, remembered: false })
   t.same(await json(await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'alice' }) })), { user: 'alice' })
   t.match(session.getItem(key('header')), /"c":"[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}"/)
   t.same(await json(await c.fetch(`${base}/me`)), { user: 'alice' })
@@ -89,13 +89,13 @@ t.test('storage that throws falls back to memory, without a throw', async (t) =>
   for (const refusal of ['SecurityError', 'QuotaExceededError'] as const) {
     const c = client(t, { mechanism: 'header', baseUrl: base, storageAreas: { sessionStorage: new RefusingArea(refusal) } })
     await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
-    t.same(c.state(), { authenticated: true, inMemory: true }, refusal)
+    t.same(c.state(), { authenticated: true, inMemory: true, remembered: false }, refusal)
     t.same(await json(await c.fetch('/me')), { user: 'alice' })
   }
   const thrower = {}
   Object.defineProperty(thrower, 'sessionStorage', { get () { throw new DOMException('denied', 'SecurityError') } })
   const c = client(t, { mechanism: 'header', baseUrl: base, storageAreas: thrower })
-  t.same(c.state(), { authenticated: false, inMemory: true }, 'a storage getter that throws')
+  t.same(c.state(), { authenticated: false, inMemory: true, remembered: false }, 'a storage getter that throws')
 })
 
 t.test('what is read back is untrusted: "null", "{", 5 MB, a forged shape, an expired JWT are logged out and removed', async (t) => {
@@ -207,4 +207,48 @@ t.test('options are checked', async (t) => {
   for (const header of ['', 'bad header', 'Authorization', 'cookie', 'X-Refresh-Token', 42 as unknown as string]) {
     t.throws(() => createSessionClient({ mechanism: 'header', header, baseUrl: 'http://a.test' }), { message: 'header must be a header name of letters, digits and "-", other than authorization, cookie and x-refresh-token' }, String(header))
   }
+})
+
+t.test('remember(): the credential moves to localStorage, a new tab or a restart finds it there, remember(false) moves it back', async (t) => {
+  const { base, seen } = await server(t, 'header')
+  const [tab, shared] = [new Area(), new Area()]
+  const c = client(t, { mechanism: 'header', baseUrl: base, storageAreas: { sessionStorage: tab, localStorage: shared } })
+  const changes: boolean[] = []
+  c.onChange((state) => changes.push(state.remembered))
+  await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
+  t.same(c.state(), { authenticated: true, inMemory: false, remembered: false })
+  const kept = tab.getItem(key('header'))
+  t.type(kept, 'string', 'in this tab\'s sessionStorage')
+  c.remember()
+  t.same(c.state(), { authenticated: true, inMemory: false, remembered: true })
+  t.equal(shared.getItem(key('header')), kept, 'moved to localStorage')
+  t.equal(tab.getItem(key('header')), null, 'and out of sessionStorage')
+  c.remember(true)
+  t.same(changes, [false, true], 'asked twice, moved once')
+
+  // a new tab (its own empty sessionStorage) or a restart: the remembered credential is found
+  const next = client(t, { mechanism: 'header', baseUrl: base, storageAreas: { sessionStorage: new Area(), localStorage: shared } })
+  t.same(next.state(), { authenticated: true, inMemory: false, remembered: true })
+  t.same(await json(await next.fetch('/me')), { user: 'alice' })
+  t.equal(seen.at(-1)?.['x-session-id'], JSON.parse(kept as string).c)
+  await next.fetch('/visits', { method: 'POST' })
+  t.equal(shared.getItem(key('header')), kept, 'a response that hands out nothing new leaves it be')
+
+  c.remember(false)
+  t.same(c.state(), { authenticated: true, inMemory: false, remembered: false })
+  t.equal(tab.getItem(key('header')), kept, 'back in this tab only')
+  t.equal(shared.getItem(key('header')), null)
+  // a client created for localStorage takes up one kept in its tab's sessionStorage
+  const local = client(t, { mechanism: 'header', baseUrl: base, storage: 'local', storageAreas: { sessionStorage: tab, localStorage: shared } })
+  t.same(local.state(), { authenticated: true, inMemory: false, remembered: false })
+
+  c.remember(true)
+  await c.logout()
+  t.same([tab.getItem(key('header')), shared.getItem(key('header'))], [null, null], 'logout forgets it in both areas')
+  t.same(c.state(), { authenticated: false, inMemory: false, remembered: true }, 'and later logins stay remembered until told otherwise')
+  const empty = client(t, { mechanism: 'header', baseUrl: base, storageAreas: { sessionStorage: new Area(), localStorage: new Area() } })
+  empty.remember()
+  t.same(empty.state(), { authenticated: false, inMemory: false, remembered: true }, 'nothing held: only the area changes')
+  const memory = client(t, { mechanism: 'header', baseUrl: base, storage: 'memory' })
+  t.throws(() => memory.remember(), { message: 'remember() needs web storage: this client keeps its credential in memory' })
 })

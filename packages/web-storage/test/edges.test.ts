@@ -13,7 +13,7 @@ t.test('a page\'s own origin is the default base; no storage in the scope means 
   const c = createSessionClient({ mechanism: 'header', crossTab: false })
   t.teardown(() => c.close())
   await c.fetch('/login', login)
-  t.same(c.state(), { authenticated: true, inMemory: true })
+  t.same(c.state(), { authenticated: true, inMemory: true, remembered: false })
 })
 
 t.test('a response header that is not a credential is ignored', async (t) => {

@@ -9,4 +9,7 @@ test('typed options and a fetch-compatible client', () => {
   expect<SessionClientOptions>().type.not.toBeAssignableFrom({ mechanism: 'cookie' })
   expect<SessionClientOptions>().type.not.toBeAssignableFrom({ mechanism: 'header', storage: 'cookies' })
   expect(client.onChange((state) => state.authenticated)).type.toBe<() => void>()
+  expect(client.remember(false)).type.toBe<void>()
+  expect(client.remember).type.not.toBeCallableWith('local')
+  expect(client.state().remembered).type.toBe<boolean>()
 })
