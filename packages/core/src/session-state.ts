@@ -68,14 +68,6 @@ export abstract class SessionState implements Session {
     return this.#remember !== null && this.#remember !== this.savedRemembered
   }
 
-  /**
-   * After a save, or when the session ended: nothing is asked any more. `keep` asks again for the
-   * session that follows (`regenerate()` keeps it remembered).
-   */
-  lifetimeSettled (keep = false): void {
-    this.#remember = keep ? true : null
-  }
-
   get isModified (): boolean {
     return this.collectChanges().size > 0
   }
@@ -182,12 +174,13 @@ export abstract class SessionState implements Session {
     }
   }
 
-  /** Replaces the data and forgets every change: when the session ends. */
+  /** Replaces the data and forgets every change, a `remember()` included: after a save, or when the session ends. */
   reset (data: Record<string, unknown>): void {
     this.#data = data
     this.#owned = false
     this.#changes = null
     this.#snapshots = null
+    this.#remember = null
   }
 
   /**

@@ -67,7 +67,7 @@ export class ServerSession extends SessionState {
     const remembered = this.remembered
     await this.#end()
     for (const key of Object.keys(kept)) this.set(key, kept[key])
-    this.lifetimeSettled(remembered)
+    if (remembered) this.remember()
   }
 
   async destroy (): Promise<void> {
@@ -96,7 +96,6 @@ export class ServerSession extends SessionState {
     this.token = token
     this.#id = id
     this.record = record
-    this.lifetimeSettled()
     this.committed(record.data)
   }
 
@@ -106,7 +105,6 @@ export class ServerSession extends SessionState {
     this.token = null
     this.#credential = null
     this.#id = null
-    this.lifetimeSettled()
     this.reset({})
     this.issue = false
     this.clearClient = true

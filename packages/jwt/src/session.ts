@@ -75,7 +75,7 @@ export class JwtSession extends SessionState {
     const remembered = this.remembered
     await this.backend.end(this)
     for (const key of Object.keys(kept)) this.set(key, kept[key])
-    this.lifetimeSettled(remembered)
+    if (remembered) this.remember()
   }
 
   async destroy (): Promise<void> {
