@@ -81,8 +81,7 @@ export class JwtEngine implements TokenBackend {
       const size = transport.measure?.(request, session.issued) ?? session.issued.length
       if (size > maxTokenBytes) throw new errors.FST_SESSIONKIT_TOKEN_TOO_LARGE(size, maxTokenBytes)
       const expiresAt = session.expiresAt as number
-      // a remembered session's access cookie outlives the browser session too, until the token's expiry
-      transport.write(request, reply, session.issued, expiresAt, session.remembered ? Math.max(1, expiresAt - this.options.now()) : undefined)
+      transport.write(request, reply, session.issued, expiresAt, this.#accessKeepFor(session.remembered, expiresAt))
       if (session.refreshToken !== null) this.#refresh?.write(request, reply, session.refreshToken, session.refreshKeepFor)
       else if (session.familyEnded) this.#refresh?.clear(request, reply)
       forbidStoring(reply)
@@ -109,7 +108,6 @@ export class JwtEngine implements TokenBackend {
     session.issued = null
     session.refreshToken = null
     session.refreshKeepFor = undefined
-    session.lifetimeSettled()
     session.reset({})
     session.clearClient = true
     session.familyEnded = true
@@ -177,7 +175,6 @@ export class JwtEngine implements TokenBackend {
       session.refreshToken = refreshToken
       session.refreshKeepFor = refreshKeepFor
     }
-    session.lifetimeSettled()
     session.committed(data)
   }
 
@@ -245,11 +242,15 @@ export class JwtEngine implements TokenBackend {
   }
 
   #answer (reply: FastifyReply, access: string, refresh: string, expiresAt: number, keepFor: number | undefined): { expiresAt: number } {
-    const accessKeepFor = keepFor === undefined ? undefined : Math.max(1, expiresAt - this.options.now())
-    this.options.transport.write(reply.request, reply, access, expiresAt, accessKeepFor)
+    this.options.transport.write(reply.request, reply, access, expiresAt, this.#accessKeepFor(keepFor !== undefined, expiresAt))
     ;(this.#refresh as RefreshChannel).write(reply.request, reply, refresh, keepFor)
-    reply.header('cache-control', 'no-store')
+    forbidStoring(reply)
     return { expiresAt }
+  }
+
+  /** A remembered session's access cookie outlives the browser session too, until the token expires. */
+  #accessKeepFor (remembered: boolean, expiresAt: number): number | undefined {
+    return remembered ? Math.max(1, expiresAt - this.options.now()) : undefined
   }
 
   /** Records the newest access token (and data) in the family; `false` when the family is gone. */
