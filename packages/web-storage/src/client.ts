@@ -98,12 +98,11 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
   const key = `${namespace}:${mechanism}`
   const areas = options.storageAreas ?? (globalThis as object)
   // a credential lives in one of two areas (remembered: localStorage), or in memory only
-  const sessionArea = storage === 'memory' ? null : new SafeStorage(storageArea('session', areas))
-  const localArea = storage === 'memory' ? null : new SafeStorage(storageArea('local', areas))
-  let area = sessionArea === null || localArea === null ? new SafeStorage(null) : storage === 'local' ? localArea : sessionArea
+  const stored = storage === 'memory' ? null : { session: new SafeStorage(storageArea('session', areas)), local: new SafeStorage(storageArea('local', areas)) }
+  let area = stored === null ? new SafeStorage(null) : storage === 'local' ? stored.local : stored.session
   // a client created for one area takes up a credential kept in the other (a remembered login)
-  if (sessionArea !== null && localArea !== null && area.get(key) === null) {
-    const other = area === localArea ? sessionArea : localArea
+  if (stored !== null && area.get(key) === null) {
+    const other = area === stored.local ? stored.session : stored.local
     if (other.get(key) !== null) area = other
   }
   /** The response header that hands out a credential, or clears it (empty); with header sessions, the request's too. */
@@ -112,7 +111,7 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
   let refreshing: Promise<StoredCredential | null> | null = null
 
   function state (): SessionState {
-    return { authenticated: load() !== null, inMemory: area.inMemory, remembered: area === localArea }
+    return { authenticated: load() !== null, inMemory: area.inMemory, remembered: area === stored?.local }
   }
   function notify (): void {
     const current = state()
@@ -146,16 +145,16 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
   function onStorage (event: StorageEvent): void {
     if (event.key !== key) return
     // another tab wrote the shared localStorage: a value that does not parse is dropped, not adopted
-    if (event.newValue !== null && parse(event.newValue, maxStoredLength) === null) localArea?.remove(key)
+    if (event.newValue !== null && parse(event.newValue, maxStoredLength) === null) stored?.local.remove(key)
     notify()
   }
-  if (localArea !== null) scope.addEventListener?.('storage', onStorage as EventListener)
+  if (stored !== null) scope.addEventListener?.('storage', onStorage as EventListener)
 
   /** Logout: the credential goes from both areas, remembered or not. */
   function removeEverywhere (): void {
     area.remove(key)
-    sessionArea?.remove(key)
-    localArea?.remove(key)
+    stored?.session.remove(key)
+    stored?.local.remove(key)
   }
   function forget (): void {
     removeEverywhere()
@@ -257,8 +256,8 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
     },
     clear: forget,
     remember (on = true) {
-      if (sessionArea === null || localArea === null) throw new TypeError('remember() needs web storage: this client keeps its credential in memory')
-      const target = on ? localArea : sessionArea
+      if (stored === null) throw new TypeError('remember() needs web storage: this client keeps its credential in memory')
+      const target = on ? stored.local : stored.session
       if (target === area) return
       const raw = area.get(key)
       area.remove(key)
