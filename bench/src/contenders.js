@@ -62,9 +62,9 @@ async function memoryStore (Store) {
 }
 
 /** A sessionkit mechanism on Redis under a prefix of its own, deleted when the server closes. */
-function onRedis (prefix, plugin, options) {
+function onRedis (prefix, plugin, options, Store = RedisStore) {
   return async function build (app) {
-    const store = new RedisStore({ connection: REDIS_URL, prefix: `${prefix}-${process.pid}:` })
+    const store = new Store({ connection: REDIS_URL, prefix: `${prefix}-${process.pid}:` })
     await store.ready()
     app.addHook('onClose', async () => { await sweep(store.client, `${prefix}-${process.pid}:*`); await store.close() })
     await app.register(plugin, { ...options, store })
@@ -208,13 +208,15 @@ function own (app, store) {
   return store
 }
 
-// BENCH_BASELINE=<another checkout, built>: its memory-store mechanisms run beside ours as
-// `baseline-*`, for a before/after comparison of a change in the same run.
+// BENCH_BASELINE=<another checkout, built>: its mechanisms run beside ours as `baseline-*`, for a
+// before/after comparison of a change in the same run.
 if (process.env.BENCH_BASELINE !== undefined) {
   const load = (name) => import(join(resolve(process.env.BENCH_BASELINE), 'packages', name, 'dist', 'index.js'))
-  const [core, cookie, header, query, jwt] = await Promise.all(['core', 'cookie', 'header', 'query', 'jwt'].map(load))
+  const [core, cookie, header, query, jwt, redis] = await Promise.all(['core', 'cookie', 'header', 'query', 'jwt', 'redis'].map(load))
   contenders['baseline-cookie'] = { ...contenders['sessionkit-cookie'], kind: 'baseline', build: onMemory(core.MemoryStore, cookie.sessionkitCookie) }
   contenders['baseline-header'] = { ...contenders['sessionkit-header'], kind: 'baseline', build: onMemory(core.MemoryStore, header.sessionkitHeader) }
   contenders['baseline-query'] = { ...contenders['sessionkit-query'], kind: 'baseline', build: onMemory(core.MemoryStore, query.sessionkitQuery) }
   contenders['baseline-jwt'] = { ...contenders['sessionkit-jwt'], kind: 'baseline', build: onMemory(core.MemoryStore, jwt.sessionkitJwt, { keys: JWT_KEYS }) }
+  contenders['baseline-cookie+redis'] = { ...contenders['sessionkit-cookie+redis'], kind: 'baseline', build: onRedis('bench-base-sk', cookie.sessionkitCookie, { secret: SECRET }, redis.RedisStore) }
+  contenders['baseline-jwt+redis'] = { ...contenders['sessionkit-jwt+redis'], kind: 'baseline', build: onRedis('bench-base-skj', jwt.sessionkitJwt, { keys: JWT_KEYS }, redis.RedisStore) }
 }
