@@ -91,7 +91,9 @@ export class RedisStore implements SessionStore {
       this.boundedLatency = settings.enableOfflineQueue === false && typeof timeout === 'number'
     } else {
       const base = typeof connection === 'string' ? {} : connection
-      const settings: RedisOptions = { ...base, enableOfflineQueue: false, commandTimeout, maxRetriesPerRequest: 0 }
+      // auto-pipelining (on unless `connection` turns it off): the commands of concurrent requests
+      // issued in one turn of the event loop go out in one write and come back in one read
+      const settings: RedisOptions = { enableAutoPipelining: true, ...base, enableOfflineQueue: false, commandTimeout, maxRetriesPerRequest: 0 }
       this.client = typeof connection === 'string' ? new Redis(connection, settings) : new Redis(settings)
       this.client.on('error', onError)
       this.#owned = true

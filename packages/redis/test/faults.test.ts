@@ -93,6 +93,38 @@ t.test('CLIENT PAUSE beyond the command timeout: 503, then recovery', { skip: NO
   t.equal(status, 200)
 })
 
+t.test('a stalled Redis under concurrent load: every request a 503 within twice the command timeout', { skip: NO_REDIS_SERVER }, async (t) => {
+  // auto-pipelining queues the commands issued while a pipeline is in flight until it settles, so a
+  // command can wait one timeout for the pipeline ahead of it and one for itself; without it, one
+  for (const [autoPipelining, bound] of [[true, 2], [false, 1]] as const) {
+    const server = await ownRedis(t)
+    const commandTimeout = 200
+    const { app, store } = await build(t, { connection: { host: '127.0.0.1', port: server.port, enableAutoPipelining: autoPipelining }, commandTimeout })
+    t.equal(store.client.options.enableAutoPipelining, autoPipelining)
+    const credential = await create(app, { a: 1 })
+    const admin = new Redis(server.port, '127.0.0.1')
+    t.teardown(() => admin.disconnect())
+    await admin.client('PAUSE', 2_000, 'ALL')
+    // five requests every 40 ms for 800 ms: four timeouts' worth of requests arriving behind each other
+    const answers: Array<Promise<{ status: number, ms: number }>> = []
+    for (let wave = 0; wave < 20; wave++) {
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now()
+        answers.push(app.inject({ method: 'GET', url: '/read', headers: { 'x-session-id': credential } })
+          .then((response) => ({ status: response.statusCode, ms: performance.now() - started })))
+      }
+      await new Promise((resolve) => setTimeout(resolve, 40))
+    }
+    const settled = await Promise.all(answers)
+    await admin.client('UNPAUSE')
+    t.same(new Set(settled.map((answer) => answer.status)), new Set([503]), `auto-pipelining ${autoPipelining}: all 100 refused`)
+    const slowest = Math.max(...settled.map((answer) => answer.ms))
+    // the slack covers timers and a loaded machine, not another timeout
+    t.ok(slowest < bound * commandTimeout + 150, `auto-pipelining ${autoPipelining}: slowest ${Math.round(slowest)} ms, bound ${bound} x ${commandTimeout} ms`)
+    t.ok(slowest >= commandTimeout, 'the stall was real')
+  }
+})
+
 t.test('garbage under a session key: 503, no crash', { skip: NO_REDIS_SERVER }, async (t) => {
   const server = await ownRedis(t)
   const { app, store } = await build(t, { connection: server.url, prefix: 'g:', maxRecordBytes: 1_000 })

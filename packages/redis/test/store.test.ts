@@ -60,6 +60,19 @@ t.test('options are validated', async (t) => {
   }
 })
 
+t.test('an owned client pipelines the commands of one turn of the event loop, unless told not to', { skip: NO_REDIS }, async (t) => {
+  const prefix = `sk-pipe-${Date.now()}:`
+  const ids = ['p', 'q', 'r'].map((c) => c.repeat(43))
+  for (const [connection, queued] of [[REDIS_URL, 3], [{ host: new URL(REDIS_URL).hostname, port: Number(new URL(REDIS_URL).port || 6379), enableAutoPipelining: false }, 0]] as const) {
+    const store = new RedisStore({ connection, prefix })
+    t.teardown(() => store.close())
+    await store.ready()
+    const reads = ids.map((id) => store.get(id))
+    t.equal((store.client as Redis).autoPipelineQueueSize, queued, `${queued} commands waiting to go out together`)
+    t.same(await Promise.all(reads), [null, null, null])
+  }
+})
+
 t.test('a client of your own: latency bounded only if it fails fast, and never closed by the store', { skip: NO_REDIS }, async (t) => {
   const queued = new Redis(REDIS_URL)
   const bounded = new Redis(REDIS_URL, { enableOfflineQueue: false, commandTimeout: 200 })
