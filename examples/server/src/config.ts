@@ -13,6 +13,8 @@ export interface Config {
   mechanisms: Mechanism[]
   /** How JWT sessions travel: Bearer with tokens in headers, or HttpOnly cookies. */
   jwtTransport: (typeof JWT_TRANSPORTS)[number]
+  /** JWT sessions only: access tokens encrypted (a JWE), so that their holder reads nothing of the session. */
+  jwtEncryption: boolean
   store: (typeof STORES)[number]
   redisUrl: string
   redisPrefix: string
@@ -47,6 +49,9 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const jwtTransport = env.SESSION_JWT_TRANSPORT ?? 'bearer'
   if (!(JWT_TRANSPORTS as readonly string[]).includes(jwtTransport)) throw new ConfigError('SESSION_JWT_TRANSPORT', `must be one of ${JWT_TRANSPORTS.join(', ')}`)
   if (env.SESSION_JWT_TRANSPORT !== undefined && mechanisms[0] !== 'jwt') throw new ConfigError('SESSION_JWT_TRANSPORT', 'applies to SESSION_MECHANISM=jwt only')
+  const jwtEncryption = env.SESSION_JWT_ENCRYPTION ?? 'off'
+  if (jwtEncryption !== 'on' && jwtEncryption !== 'off') throw new ConfigError('SESSION_JWT_ENCRYPTION', 'must be on or off')
+  if (env.SESSION_JWT_ENCRYPTION !== undefined && mechanisms[0] !== 'jwt') throw new ConfigError('SESSION_JWT_ENCRYPTION', 'applies to SESSION_MECHANISM=jwt only')
   const store = env.SESSION_STORE ?? 'memory'
   if (!(STORES as readonly string[]).includes(store)) throw new ConfigError('SESSION_STORE', `must be one of ${STORES.join(', ')}`)
   const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -64,5 +69,5 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): Config {
   } else if (Buffer.byteLength(secret) < 32) {
     throw new ConfigError('SESSION_SECRET', 'must be at least 32 bytes')
   }
-  return { port, host, mechanisms: mechanisms as Mechanism[], jwtTransport: jwtTransport as Config['jwtTransport'], store: store as Config['store'], redisUrl, redisPrefix, logLevel, secret, ephemeralSecret }
+  return { port, host, mechanisms: mechanisms as Mechanism[], jwtTransport: jwtTransport as Config['jwtTransport'], jwtEncryption: jwtEncryption === 'on', store: store as Config['store'], redisUrl, redisPrefix, logLevel, secret, ephemeralSecret }
 }

@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import fastifyCookie from '@fastify/cookie'
 import { sessionkit, MemoryStore, type SessionStore, type Transport } from '@sessionkit/core'
@@ -24,9 +25,13 @@ export async function registerSessions (app: FastifyInstance, config: Config, no
   const engine = { secret: config.secret, store, ...(now === undefined ? {} : { now }) }
   const [only, ...more] = config.mechanisms
   if (only === 'jwt') {
-    // the same secret as a one-key HMAC ring; POST /refresh comes with the plugin
+    // the same secret as a one-key HMAC ring, and when tokens are encrypted, a sealing secret
+    // derived from it (a signing secret is never a sealing one); POST /refresh comes with the plugin
     const { secret, ...rest } = engine
-    await app.register(sessionkitJwt, { ...rest, transport: config.jwtTransport, keys: [{ kid: 'example', algorithm: 'HS256', secret }] })
+    const sealing = config.jwtEncryption
+      ? { encryptionKeys: [{ kid: 'example', secret: Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'sessionkit example sealing secret', 32)) }] }
+      : {}
+    await app.register(sessionkitJwt, { ...rest, ...sealing, transport: config.jwtTransport, keys: [{ kid: 'example', algorithm: 'HS256', secret }] })
     return
   }
   if (more.length === 0) {

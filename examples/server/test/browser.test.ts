@@ -156,6 +156,28 @@ if (!existsSync(CHROMIUM)) {
     t.same(errors, [])
   })
 
+  t.test('jwt encrypted (SESSION_JWT_ENCRYPTION=on): the browser client keeps the sealed token, reads its expiry, refreshes it', async (t) => {
+    let now = Date.now()
+    const base = await listen(t, { SESSION_MECHANISM: 'jwt', SESSION_JWT_ENCRYPTION: 'on', SESSION_SECRET: 'browser-secret-0123456789abcdef-0123456789abcd' }, { now: () => now })
+    const context = await browser.newContext()
+    t.teardown(() => context.close())
+    const page = await context.newPage()
+    const errors: Error[] = []
+    page.on('pageerror', (err) => errors.push(err))
+    await page.goto(`${base}/?storage=local`)
+    await logIn(page)
+    const held = async (): Promise<string> => JSON.parse(await page.evaluate(() => localStorage.getItem('sessionkit:jwt')) as string).c
+    const sealed = await held()
+    t.equal(sealed.split('.').length, 5, 'a JWE is what the page keeps')
+    t.notMatch(sealed.split('.').map((part) => Buffer.from(part, 'base64url').toString('latin1')).join(' '), /alice/, 'nothing of the user in it')
+    await page.reload()
+    t.equal(await me(page), 200, 'still logged in after a reload: the stored token passed the client\'s checks')
+    now += 16 * 60_000
+    t.equal(await me(page), 200, 'the expired token refreshed once, the call made again')
+    t.not(await held(), sealed, 'a new sealed token')
+    t.same(errors, [])
+  })
+
   t.test('no credential is sent to another origin, protocol-relative or look-alike', async (t) => {
     const base = await start(t, 'header')
     const seen: Array<string | undefined> = []

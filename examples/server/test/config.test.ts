@@ -10,7 +10,9 @@ t.test('defaults', async (t) => {
 t.test('values from the environment', async (t) => {
   const config = readConfig({ PORT: '8080', HOST: '0.0.0.0', SESSION_MECHANISM: 'cookie, header', LOG_LEVEL: 'warn', SESSION_SECRET: 's'.repeat(32) })
   t.match(config, { port: 8080, host: '0.0.0.0', mechanisms: ['cookie', 'header'], logLevel: 'warn', secret: 's'.repeat(32), ephemeralSecret: false })
-  t.match(readConfig({ SESSION_MECHANISM: 'jwt', SESSION_JWT_TRANSPORT: 'cookie' }), { mechanisms: ['jwt'], jwtTransport: 'cookie' })
+  t.match(readConfig({ SESSION_MECHANISM: 'jwt', SESSION_JWT_TRANSPORT: 'cookie' }), { mechanisms: ['jwt'], jwtTransport: 'cookie', jwtEncryption: false })
+  t.match(readConfig({ SESSION_MECHANISM: 'jwt', SESSION_JWT_ENCRYPTION: 'on' }), { mechanisms: ['jwt'], jwtEncryption: true })
+  t.match(readConfig({ SESSION_MECHANISM: 'jwt', SESSION_JWT_ENCRYPTION: 'off' }), { mechanisms: ['jwt'], jwtEncryption: false })
 })
 
 t.test('a bad value names the variable and what is valid', async (t) => {
@@ -23,6 +25,8 @@ t.test('a bad value names the variable and what is valid', async (t) => {
     [{ SESSION_STORE: 'postgres' }, 'SESSION_STORE: must be one of memory, redis'],
     [{ SESSION_MECHANISM: 'jwt', SESSION_JWT_TRANSPORT: 'pigeon' }, 'SESSION_JWT_TRANSPORT: must be one of bearer, cookie'],
     [{ SESSION_JWT_TRANSPORT: 'cookie' }, 'SESSION_JWT_TRANSPORT: applies to SESSION_MECHANISM=jwt only'],
+    [{ SESSION_MECHANISM: 'jwt', SESSION_JWT_ENCRYPTION: 'yes' }, 'SESSION_JWT_ENCRYPTION: must be on or off'],
+    [{ SESSION_JWT_ENCRYPTION: 'on' }, 'SESSION_JWT_ENCRYPTION: applies to SESSION_MECHANISM=jwt only'],
     [{ REDIS_URL: 'http://127.0.0.1' }, 'REDIS_URL: must be a redis:// or rediss:// URL'],
     [{ REDIS_PREFIX: 'has space' }, 'REDIS_PREFIX: must be 1 to 64 letters, digits, "_", ":", "." or "-"'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],

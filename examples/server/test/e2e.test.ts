@@ -219,6 +219,47 @@ t.test('jwt with SESSION_JWT_TRANSPORT=cookie: both tokens in HttpOnly cookies, 
   t.match(page, /const mode = "jwt-cookie"/)
 })
 
+t.test('jwt with SESSION_JWT_ENCRYPTION=on: tokens a client cannot read, refreshed and revoked as before', async (t) => {
+  for (const transport of ['bearer', 'cookie']) {
+    let now = Date.now()
+    const base = await listen(t, { SESSION_MECHANISM: 'jwt', SESSION_JWT_TRANSPORT: transport, SESSION_JWT_ENCRYPTION: 'on', SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef' }, { now: () => now })
+    const jar = new Map<string, string>()
+    let refresh: string | null = null
+    let token: string | null = null
+    async function call (method: string, path: string, body?: unknown): Promise<Response> {
+      const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' }
+      const cookie = [...jar].filter(([name]) => name !== 'sid-refresh' || path === '/refresh').map(([name, value]) => `${name}=${value}`).join('; ')
+      if (cookie !== '') headers.cookie = cookie
+      if (token !== null) headers.authorization = `Bearer ${token}`
+      if (refresh !== null && path === '/refresh') headers['x-refresh-token'] = refresh
+      const response = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+      for (const line of response.headers.getSetCookie()) {
+        const [pair] = line.split(';') as [string]
+        const value = pair.slice(pair.indexOf('=') + 1)
+        if (value === '') jar.delete(pair.slice(0, pair.indexOf('=')))
+        else jar.set(pair.slice(0, pair.indexOf('=')), value)
+      }
+      const issued = response.headers.get('x-session-token')
+      if (issued !== null) token = issued === '' ? null : issued
+      refresh = response.headers.get('x-refresh-token') ?? refresh
+      return response
+    }
+    t.equal((await call('POST', '/login', { username: 'alice', password: 'alice-secret' })).status, 200)
+    const held = transport === 'cookie' ? jar.get('sid') as string : token as unknown as string
+    t.equal(held.split('.').length, 5, `${transport}: the access token is a JWE`)
+    t.notMatch(held.split('.').map((part) => Buffer.from(part, 'base64url').toString('latin1')).join(' '), /alice/, `${transport}: nothing of the user readable`)
+    t.same(await (await call('GET', '/me')).json(), { user: 'alice', visits: 0 })
+    now += 16 * 60_000
+    t.equal((await call('GET', '/me')).status, 401, `${transport}: expired`)
+    t.equal((await call('POST', '/refresh')).status, 200, `${transport}: refreshed`)
+    t.same(await (await call('GET', '/me')).json(), { user: 'alice', visits: 0 })
+    const kept = transport === 'cookie' ? jar.get('sid') as string : token as unknown as string
+    t.equal((await call('POST', '/logout')).status, 204)
+    const replay = await fetch(base + '/me', { headers: transport === 'cookie' ? { cookie: `sid=${kept}` } : { authorization: `Bearer ${kept}` } })
+    t.equal(replay.status, 401, `${transport}: replayed after logout`)
+  }
+})
+
 t.test('a generated secret is logged as a warning', async (t) => {
   const lines: string[] = []
   const app = await buildApp(readConfig({}), { logger: { level: 'warn', stream: { write: (line: string) => lines.push(line) } } })

@@ -22,6 +22,8 @@ export class JwtEngine implements TokenBackend {
   readonly call: StoreGuard
   /** Bytes a token takes besides its data, measured once with an empty session. */
   readonly #overhead: number
+  /** Bytes of token per byte of session JSON. */
+  readonly #growth: number
   /** Where refresh tokens travel; `null` when none are handed out. */
   readonly #refresh: RefreshChannel | null
 
@@ -32,6 +34,7 @@ export class JwtEngine implements TokenBackend {
     this.call = createStoreGuard(options.storeTimeout, log)
     const sample = codec.sign(this.#claims({}, 'u'.repeat(64), 0, 'f'.repeat(43), undefined, true))
     this.#overhead = sample.length + (options.transport.name === 'cookie' ? 300 : 0)
+    this.#growth = options.encryption === null ? 4 / 3 : 16 / 9
   }
 
   /**
@@ -93,8 +96,8 @@ export class JwtEngine implements TokenBackend {
   }
 
   checkBudget (data: Record<string, unknown>): void {
-    // base64url of the JSON, plus what every token carries
-    const estimate = this.#overhead + Math.ceil(Buffer.byteLength(JSON.stringify(data)) * 4 / 3)
+    // base64url of the JSON (twice over when the signed token is encrypted), plus what every token carries
+    const estimate = this.#overhead + Math.ceil(Buffer.byteLength(JSON.stringify(data)) * this.#growth)
     if (estimate > this.options.maxTokenBytes) throw new errors.FST_SESSIONKIT_TOKEN_TOO_LARGE(estimate, this.options.maxTokenBytes)
   }
 

@@ -1,6 +1,7 @@
 export { sessionkitJwt, sessionkitJwt as default } from './plugin.js'
 export type { JwtSessionOptions } from './options.js'
 export type { JwtKey, HmacAlgorithm, AsymmetricAlgorithm } from './keys.js'
+export type { EncryptionKey } from './encryption.js'
 export { bearerTransport, type BearerTransportOptions } from './transports.js'
 export type { AccessClaims } from './tokens.js'
 export { errors } from './errors.js'

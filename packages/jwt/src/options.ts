@@ -1,6 +1,7 @@
 import { errors, MemoryStore, resolveUserId, type SessionData, type SessionStore, type Transport } from '@sessionkit/core'
 import { cookieTransport, type CookieTransportOptions } from '@sessionkit/cookie'
 import { duration } from './duration.js'
+import { resolveEncryptionKeys, type EncryptionKey, type EncryptionRing } from './encryption.js'
 import { resolveKeys, type JwtKey, type ResolvedKey } from './keys.js'
 import { bearerTransport, cookieRefresh, headerRefresh, type BearerTransportOptions, type RefreshChannel } from './transports.js'
 
@@ -11,6 +12,15 @@ export interface JwtSessionOptions {
    * tokens that name it. Rotate by putting a new key first; retire by removing one.
    */
   keys: readonly JwtKey[]
+  /**
+   * Encrypt access tokens, so that whoever holds one (the browser, a proxy's log) can read nothing
+   * of the session data: each token `keys` signed is sealed in a compact JWE (`dir`, `A256GCM`) under
+   * the first of these keys, and only such tokens are accepted. Every key decrypts the tokens whose
+   * `kid` names it: rotate by putting a new key first, retire by removing one. Each secret has at
+   * least 32 random bytes and is none of the signing secrets.
+   * @default undefined (tokens are signed, not encrypted)
+   */
+  encryptionKeys?: readonly EncryptionKey[]
   /**
    * Where the denylist, the user generations and the refresh families live. Share one store
    * (`@sessionkit/redis`) between instances so that revocations reach all of them.
@@ -84,6 +94,8 @@ export interface JwtSessionOptions {
 
 export interface ResolvedJwtOptions {
   readonly keys: readonly ResolvedKey[]
+  /** What seals access tokens; `null` when they are only signed. */
+  readonly encryption: EncryptionRing | null
   readonly store: SessionStore
   readonly ownsStore: boolean
   readonly transport: Transport
@@ -157,8 +169,10 @@ export function resolveJwtOptions (options: JwtSessionOptions): ResolvedJwtOptio
   if (typeof now !== 'function') throw new errors.FST_SESSIONKIT_INVALID_OPTION('now', 'must be a function returning epoch milliseconds')
   const store = options.store ?? new MemoryStore()
   const storeTimeout = nonNegative('storeTimeout', options.storeTimeout, 1000)
+  const signingSecrets = keys.flatMap((key) => key.hmac ? [key.verifyKey] : [])
   return Object.freeze({
     keys,
+    encryption: resolveEncryptionKeys(options.encryptionKeys, signingSecrets),
     store,
     ownsStore: options.store === undefined,
     transport,

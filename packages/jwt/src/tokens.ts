@@ -75,7 +75,7 @@ export async function createCodec (fastify: FastifyInstance, options: ResolvedJw
     }
   })
   const sign = signer as Namespace
-  const { issuer, audience, clockTolerance, cache } = options
+  const { issuer, audience, clockTolerance, cache, encryption } = options
   /**
    * Tokens whose header, signature and claim shapes checked out, by the whole token string (no
    * hash, so no collision), bounded, oldest out first. Time and revocation are still checked on
@@ -116,12 +116,15 @@ export async function createCodec (fastify: FastifyInstance, options: ResolvedJw
 
   return {
     sign (claims) {
-      return sign.sign(claims)
+      const signed = sign.sign(claims)
+      return encryption === null ? signed : encryption.seal(signed, claims.exp)
     },
     verify (token, now) {
       let claims = verified.get(token)
       if (claims === undefined) {
-        const checked = check(token)
+        // with encryption on, a token that is only signed is no token of ours
+        const inner = encryption === null ? token : encryption.open(token)
+        const checked = inner === null ? null : check(inner)
         if (checked === null) return null
         claims = checked
         if (cache !== false) {

@@ -4,8 +4,11 @@ export interface StoredCredential {
   refresh: string | null
 }
 
-/** Credentials are short strings of URL-safe characters (and dots between JWT segments). */
-const CREDENTIAL = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+){0,2}$/
+/**
+ * Credentials are short strings of URL-safe characters: a session id, a JWT (three segments), or an
+ * encrypted JWT (five, the second empty: a compact JWE with direct encryption).
+ */
+const CREDENTIAL = /^[A-Za-z0-9_-]+(?:(?:\.[A-Za-z0-9_-]+){0,2}|\.\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/
 const VERSION = 1
 
 export function serialize (value: StoredCredential): string {
@@ -37,13 +40,15 @@ export function isCredential (value: unknown): value is string {
 
 /**
  * A JWT's `exp` in epoch milliseconds, read without verifying (the server verifies): enough to
- * drop a token that can no longer work. `null` when it is not a JWT or has no readable `exp`.
+ * drop a token that can no longer work. An encrypted JWT's is in its header, the one part a client
+ * can read. `null` when it is not a JWT or has no readable `exp`.
  */
 export function tokenExpiry (token: string): number | null {
-  const payload = token.split('.')[1]
-  if (payload === undefined) return null
+  const segments = token.split('.')
+  const readable = segments.length === 5 ? segments[0] : segments[1]
+  if (readable === undefined) return null
   try {
-    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'))
+    const json = atob(readable.replace(/-/g, '+').replace(/_/g, '/'))
     const exp = (JSON.parse(json) as { exp?: unknown }).exp
     return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : null
   } catch {

@@ -100,6 +100,8 @@ t.test('storage that throws falls back to memory, without a throw', async (t) =>
 
 t.test('what is read back is untrusted: "null", "{", 5 MB, a forged shape, an expired JWT are logged out and removed', async (t) => {
   const expired = ['e30', Buffer.from(JSON.stringify({ exp: Math.floor(Date.now() / 1000) - 60 })).toString('base64url'), 'sig'].join('.')
+  // an encrypted JWT shows only its header, which repeats the expiry
+  const sealedExpired = [Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', cty: 'JWT', kid: 'e1', exp: Math.floor(Date.now() / 1000) - 60 })).toString('base64url'), '', 'iv', 'body', 'tag'].join('.')
   const values = {
     null: 'null',
     brace: '{',
@@ -107,7 +109,10 @@ t.test('what is read back is untrusted: "null", "{", 5 MB, a forged shape, an ex
     forged: JSON.stringify({ v: 1, c: '<script>', r: null }),
     'bad refresh': JSON.stringify({ v: 1, c: 'abc', r: 'a b' }),
     'old version': JSON.stringify({ v: 0, c: 'abc', r: null }),
-    'expired jwt': JSON.stringify({ v: 1, c: expired, r: null })
+    'expired jwt': JSON.stringify({ v: 1, c: expired, r: null }),
+    'expired encrypted jwt': JSON.stringify({ v: 1, c: sealedExpired, r: null }),
+    'six segments': JSON.stringify({ v: 1, c: 'a..b.c.d.e', r: null }),
+    'five segments, the second not empty': JSON.stringify({ v: 1, c: 'a.b.c.d.e', r: null })
   }
   for (const [name, value] of Object.entries(values)) {
     const area = new Area()
@@ -128,6 +133,26 @@ t.test('jwt: several requests that find the token expired share one refresh', as
   const answers = await Promise.all(Array.from({ length: 5 }, async () => json(await c.fetch('/me'))))
   t.same(answers, Array(5).fill({ user: 'alice' }))
   t.equal(refreshes.length, 1, 'one refresh')
+})
+
+t.test('jwt, encrypted tokens: kept, sent, and refreshed once when the header says they expired', async (t) => {
+  const { base, clock, refreshes, seen } = await server(t, 'jwt', { sealed: true })
+  let time = Date.now()
+  const area = new Area()
+  const c = client(t, { mechanism: 'jwt', baseUrl: base, storageAreas: { sessionStorage: area }, now: () => time })
+  await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
+  const held = JSON.parse(area.getItem(key('jwt')) as string).c as string
+  t.equal(held.split('.').length, 5, 'the sealed token is what is kept')
+  t.same(await json(await c.fetch('/me')), { user: 'alice' })
+  t.equal(refreshes.length, 0)
+  clock.advance(2 * 60_000)
+  time += 2 * 60_000
+  const sent = seen.length
+  const answers = await Promise.all(Array.from({ length: 3 }, async () => json(await c.fetch('/me'))))
+  t.same(answers, Array(3).fill({ user: 'alice' }))
+  t.equal(refreshes.length, 1, 'one refresh')
+  t.same(seen.slice(sent).map((request) => request.url), ['/refresh', '/me', '/me', '/me'], 'the expiry read from the header: refreshed before sending, no request sent with the expired token')
+  t.not(JSON.parse(area.getItem(key('jwt')) as string).c, held, 'a new sealed token')
 })
 
 t.test('jwt: the app\'s own 401 neither refreshes nor clears', async (t) => {

@@ -1,6 +1,6 @@
 import { expect, test } from 'tstyche'
 import Fastify from 'fastify'
-import { sessionkitJwt, type JwtSessionOptions, type JwtKey } from '@sessionkit/jwt'
+import { sessionkitJwt, type EncryptionKey, type JwtSessionOptions, type JwtKey } from '@sessionkit/jwt'
 import type { Session } from '@sessionkit/core'
 
 test('typed options and keys', () => {
@@ -15,6 +15,9 @@ test('typed options and keys', () => {
   expect<JwtSessionOptions>().type.not.toBeAssignableFrom({ keys: [], bearer: { exposeHeader: 'yes' } })
   expect<JwtSessionOptions>().type.toBeAssignableFrom({ keys: [], refreshTokenTtl: '1d', remember: { refreshTokenTtl: '30d' } })
   expect<JwtSessionOptions>().type.not.toBeAssignableFrom({ keys: [], remember: { refreshTokenTtl: true } })
+  expect<JwtSessionOptions>().type.toBeAssignableFrom({ keys: [], encryptionKeys: [{ kid: 's1', secret: 'x'.repeat(32) }, { kid: 's0', secret: Buffer.alloc(32) }] })
+  expect<EncryptionKey>().type.not.toBeAssignableFrom({ kid: 's1' })
+  expect<JwtSessionOptions>().type.not.toBeAssignableFrom({ keys: [], encryptionKeys: 'x'.repeat(32) })
   app.get('/', async (request) => {
     expect(request.session).type.toBe<Session>()
     return null
