@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { existsSync, mkdirSync } from 'node:fs'
 import Fastify from 'fastify'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import type { Mechanism } from '../src/config.js'
 import { listen } from './fixtures/listen.js'
 
@@ -19,6 +19,16 @@ if (!existsSync(CHROMIUM)) {
 
   async function start (t: Test, mechanism: Mechanism): Promise<string> {
     return listen(t, { SESSION_MECHANISM: mechanism, SESSION_SECRET: 'browser-secret-0123456789abcdef-0123456789abcd' })
+  }
+
+  /** A fresh browser context and a page in it, the page's uncaught errors collected. */
+  async function openPage (t: Test): Promise<{ context: BrowserContext, page: Page, errors: Error[] }> {
+    const context = await browser.newContext()
+    t.teardown(() => context.close())
+    const page = await context.newPage()
+    const errors: Error[] = []
+    page.on('pageerror', (err) => errors.push(err))
+    return { context, page, errors }
   }
 
   async function logIn (page: Page): Promise<void> {
@@ -42,11 +52,7 @@ if (!existsSync(CHROMIUM)) {
   for (const mechanism of ['header', 'jwt'] as const) {
     t.test(`${mechanism}: localStorage keeps the user logged in across a reload and in a new tab`, async (t) => {
       const base = await start(t, mechanism)
-      const context = await browser.newContext()
-      t.teardown(() => context.close())
-      const page = await context.newPage()
-      const errors: Error[] = []
-      page.on('pageerror', (err) => errors.push(err))
+      const { context, page, errors } = await openPage(t)
       await page.goto(`${base}/?storage=local`)
       await logIn(page)
       t.match(await page.textContent('#state'), /Session: held \(localStorage\)/)
@@ -134,11 +140,7 @@ if (!existsSync(CHROMIUM)) {
   t.test('jwt in cookies: page scripts see no token, and an expired access token is refreshed by the refresh cookie', async (t) => {
     let now = Date.now()
     const base = await listen(t, { SESSION_MECHANISM: 'jwt', SESSION_JWT_TRANSPORT: 'cookie', SESSION_SECRET: 'browser-secret-0123456789abcdef-0123456789abcd' }, { now: () => now })
-    const context = await browser.newContext()
-    t.teardown(() => context.close())
-    const page = await context.newPage()
-    const errors: Error[] = []
-    page.on('pageerror', (err) => errors.push(err))
+    const { context, page, errors } = await openPage(t)
     await page.goto(`${base}/`)
     await logIn(page)
     t.equal(await page.evaluate(() => document.cookie), '', 'both tokens HttpOnly')
@@ -159,11 +161,7 @@ if (!existsSync(CHROMIUM)) {
   t.test('jwt encrypted (SESSION_JWT_ENCRYPTION=on): the browser client keeps the sealed token, reads its expiry, refreshes it', async (t) => {
     let now = Date.now()
     const base = await listen(t, { SESSION_MECHANISM: 'jwt', SESSION_JWT_ENCRYPTION: 'on', SESSION_SECRET: 'browser-secret-0123456789abcdef-0123456789abcd' }, { now: () => now })
-    const context = await browser.newContext()
-    t.teardown(() => context.close())
-    const page = await context.newPage()
-    const errors: Error[] = []
-    page.on('pageerror', (err) => errors.push(err))
+    const { page, errors } = await openPage(t)
     await page.goto(`${base}/?storage=local`)
     await logIn(page)
     const held = async (): Promise<string> => JSON.parse(await page.evaluate(() => localStorage.getItem('sessionkit:jwt')) as string).c
