@@ -33,6 +33,11 @@ function getSetRoutes (app) {
 }
 
 const JWT_KEYS = [{ kid: 'b1', algorithm: 'HS256', secret: SECRET }]
+/**
+ * The JWT options: signed tokens; or, with BENCH_SEALED=1 in the environment (`pair read
+ * sessionkit-jwt:BENCH_SEALED`), tokens encrypted too (`encryptionKeys`).
+ */
+const JWT_OPTIONS = { keys: JWT_KEYS, ...(process.env.BENCH_SEALED === undefined ? {} : { encryptionKeys: [{ kid: 'e1', secret: SECRET.split('').reverse().join('') }] }) }
 
 /** A sessionkit mechanism on a memory store of its own, with the get/set routes. */
 function onMemory (Store, plugin, options = { secret: SECRET }) {
@@ -182,7 +187,7 @@ export const contenders = {
   },
   'sessionkit-jwt': {
     kind: 'sessionkit',
-    build: onMemory(MemoryStore, sessionkitJwt, { keys: JWT_KEYS }),
+    build: onMemory(MemoryStore, sessionkitJwt, JWT_OPTIONS),
     credential: (response) => ({ authorization: `Bearer ${response.headers['x-session-token']}` })
   },
   'sessionkit-jwt+redis': {

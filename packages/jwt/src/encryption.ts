@@ -26,6 +26,21 @@ const KID = /^[A-Za-z0-9._-]{1,64}$/
 const SHAPE = /^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/
 const HEADER_FIELDS = 5
 const INFO = 'sessionkit jwt A256GCM'
+const IV_BYTES = 12
+/** IVs are drawn from node:crypto 128 at a time: each call to it costs a system call. */
+const POOL_IVS = 128
+let pool = Buffer.alloc(0)
+let drawn = 0
+
+/** A fresh random IV, never handed out twice. */
+function freshIv (): Buffer {
+  if (drawn >= pool.length) {
+    pool = randomBytes(IV_BYTES * POOL_IVS)
+    drawn = 0
+  }
+  drawn += IV_BYTES
+  return pool.subarray(drawn - IV_BYTES, drawn)
+}
 
 function invalid (reason: string): never {
   throw new errors.FST_SESSIONKIT_INVALID_OPTION('encryptionKeys', reason)
@@ -52,7 +67,7 @@ export class EncryptionRing {
     const header: SealedHeader = { alg: 'dir', enc: 'A256GCM', cty: 'JWT', kid, exp }
     const encodedHeader = Buffer.from(JSON.stringify(header)).toString('base64url')
     // a fresh random 96-bit IV per token: NIST SP 800-38D allows 2^32 of them per key
-    const iv = randomBytes(12)
+    const iv = freshIv()
     const cipher = createCipheriv('aes-256-gcm', key, iv)
     cipher.setAAD(Buffer.from(encodedHeader, 'latin1'))
     const ciphertext = Buffer.concat([cipher.update(inner, 'utf8'), cipher.final()])

@@ -71,6 +71,17 @@ t.test('an access token is a compact JWE of the signed token: its holder reads n
   t.not((tokenOf(sealedTwice) as string).split('.')[2], segments[2], 'a fresh IV per token')
 })
 
+t.test('no IV is used twice: 300 tokens (more than one draw of the IV pool), 300 IVs', async (t) => {
+  const { app } = await buildJwtApp(t, { encryptionKeys: KEYS })
+  const { access } = await login(app)
+  const ivs = new Set<string>()
+  for (let i = 0; i < 300; i++) {
+    const response = await app.inject({ method: 'POST', url: '/set', headers: bearer(access), payload: { n: i } })
+    ivs.add((tokenOf(response) as string).split('.')[2] as string)
+  }
+  t.equal(ivs.size, 300)
+})
+
 t.test('a token changed in any segment is a 401, and the handler never runs', async (t) => {
   const { app, handled } = await buildJwtApp(t, { encryptionKeys: KEYS })
   const { access } = await login(app)
