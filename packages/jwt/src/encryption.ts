@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
 import { errors } from '@sessionkit/core'
+import { KID } from './keys.js'
 
 /** One key of the encryption ring. The first encrypts; every one decrypts the tokens whose `kid` names it. */
 export interface EncryptionKey {
@@ -18,7 +19,6 @@ interface SealedHeader {
   exp: number
 }
 
-const KID = /^[A-Za-z0-9._-]{1,64}$/
 /**
  * Compact JWE with direct encryption: header, an empty encrypted key, a 96-bit IV, the ciphertext
  * and a 128-bit tag, nothing else.

@@ -23,7 +23,8 @@ const HMAC = new Set(['HS256', 'HS384', 'HS512'])
 const KEY_TYPES: Record<string, readonly string[]> = {
   RS: ['rsa'], PS: ['rsa', 'rsa-pss'], ES: ['ec'], Ed: ['ed25519', 'ed448']
 }
-const KID = /^[A-Za-z0-9._-]{1,64}$/
+/** What a `kid` may be, in either ring: 1 to 64 characters safe in a header and a log. */
+export const KID = /^[A-Za-z0-9._-]{1,64}$/
 
 function invalid (reason: string): never {
   throw new errors.FST_SESSIONKIT_INVALID_OPTION('keys', reason)
