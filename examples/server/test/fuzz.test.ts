@@ -43,13 +43,16 @@ function frame (mechanism: Mechanism, value: Buffer): Buffer {
   return Buffer.concat([Buffer.from(before, 'latin1'), value, Buffer.from(after, 'latin1')])
 }
 
-for (const mechanism of ['cookie', 'header', 'query', 'jwt'] as const) {
-  t.test(`10,000 random byte strings through the ${mechanism} channel: no 5xx, no unhandled rejection, bounded memory`, async (t) => {
+const CHANNELS: Array<[Mechanism, NodeJS.ProcessEnv]> = [['cookie', {}], ['header', {}], ['query', {}], ['jwt', {}], ['jwt', { SESSION_JWT_ENCRYPTION: 'on' }]]
+
+for (const [mechanism, extra] of CHANNELS) {
+  const name = extra.SESSION_JWT_ENCRYPTION === 'on' ? 'jwt (encrypted tokens)' : mechanism
+  t.test(`10,000 random byte strings through the ${name} channel: no 5xx, no unhandled rejection, bounded memory`, async (t) => {
     const unhandled: unknown[] = []
     const listener = (err: unknown): void => { unhandled.push(err) }
     process.on('unhandledRejection', listener)
     t.teardown(() => process.off('unhandledRejection', listener))
-    const app = await buildApp(readConfig({ SESSION_MECHANISM: mechanism, SESSION_SECRET: 'fuzz-secret-0123456789abcdef-0123456789abcdef' }), { logger: false })
+    const app = await buildApp(readConfig({ SESSION_MECHANISM: mechanism, SESSION_SECRET: 'fuzz-secret-0123456789abcdef-0123456789abcdef', ...extra }), { logger: false })
     t.teardown(() => app.close())
     await app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = app.server.address() as { port: number }
