@@ -5,7 +5,7 @@ import { MemoryStore } from '@sessionkit/core'
 import { ManualClock, sessionConformance } from '@sessionkit/core/testing'
 import { sessionkitJwt, type EncryptionKey, type JwtSessionOptions } from '@sessionkit/jwt'
 import { bearer, buildJwtApp } from './fixtures/app.js'
-import { bearerHarness, claimsAt, cookieHarness, cookieOf, forge, HS_KEY, SECRET, tokenOf } from './fixtures/keys.js'
+import { bearerHarness, claimsAt, cookieHarness, cookieOf, forge, HS_KEY, rsa, SECRET, tokenOf } from './fixtures/keys.js'
 
 const SEAL = 'jwt-seal-secret-0123456789abcdef-0123456789abcdef'
 const OLD_SEAL = 'jwt-old-seal-secret-0123456789abcdef-0123456789ab'
@@ -69,6 +69,14 @@ t.test('an access token is a compact JWE of the signed token: its holder reads n
   const sealedTwice = await app.inject({ method: 'POST', url: '/login', payload: { user: 'alice-the-user' } })
   t.not(openWith(tokenOf(sealedTwice) as string).header, null)
   t.not((tokenOf(sealedTwice) as string).split('.')[2], segments[2], 'a fresh IV per token')
+})
+
+t.test('an asymmetric signing ring seals the same way', async (t) => {
+  const { app } = await buildJwtApp(t, { keys: [{ kid: 'r1', algorithm: 'RS256', publicKey: rsa.publicKey, privateKey: rsa.privateKey }], encryptionKeys: KEYS })
+  const { access } = await login(app)
+  const { inner } = openWith(access)
+  t.equal(JSON.parse(Buffer.from(inner.split('.')[0] as string, 'base64url').toString()).alg, 'RS256')
+  t.same((await app.inject({ method: 'GET', url: '/me', headers: bearer(access) })).json().user, 'alice')
 })
 
 t.test('no IV is used twice: 300 tokens (more than one draw of the IV pool), 300 IVs', async (t) => {
