@@ -154,9 +154,10 @@ export class RedisStore implements SessionStore {
 
   async set (id: string, record: StoredSession, expectedVersion: number, ttl: number): Promise<boolean> {
     if (!SESSION_ID.test(id)) throw new errors.FST_SESSIONKIT_INVALID_CREDENTIAL()
-    const pairs: string[] = []
+    const pairs: Array<string | number> = ['v', record.version, 'c', record.createdAt, 't', record.lastSeenAt, 'u', record.userId ?? '']
+    if (record.remembered === true) pairs.push('r', '1')
     for (const [key, value] of Object.entries(record.data)) pairs.push('d:' + key, JSON.stringify(value))
-    const result = await this.#scripts.skSet(this.#session(id), expectedVersion, record.version, record.createdAt, record.lastSeenAt, record.userId ?? '', ttl, record.remembered === true ? '1' : '', ...pairs)
+    const result = await this.#scripts.skSet(this.#session(id), expectedVersion, ttl, ...pairs)
     if (result === null) return false
     await this.#reindex(id, result[0], record.userId, ttl)
     return true

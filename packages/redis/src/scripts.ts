@@ -5,20 +5,23 @@
  */
 
 /**
- * Conditional write of a whole record: KEYS[1] session; ARGV expected, version, createdAt,
- * lastSeenAt, userId, ttl, remembered ('1' or ''), then field/JSON pairs of the data. A session is a
- * hash: `v`, `c`, `t`, `u`, `r` (only when remembered), and one `d:<key>` field per data key holding
- * that value's JSON as the app wrote it.
+ * Conditional write of a whole record: KEYS[1] session; ARGV expected version, ttl, then the hash's
+ * field/value pairs. A session is a hash: `v`, `c`, `t`, `u`, `r` (only when remembered), and one
+ * `d:<key>` field per data key holding that value's JSON as the app wrote it. Whatever was under the
+ * key goes first (an older record, or garbage without a version); a new key costs one HLEN. The pairs
+ * go in HSETs of at most 7,000 arguments (Lua's `unpack` has a limit near 8,000).
  */
 export const SET_IF_VERSION = `
-local current = redis.call('HGET', KEYS[1], 'v')
+local exists = redis.call('HLEN', KEYS[1]) > 0
+local current = exists and redis.call('HGET', KEYS[1], 'v') or nil
 if (tonumber(current) or 0) ~= tonumber(ARGV[1]) then return false end
-local previous = redis.call('HGET', KEYS[1], 'u') or ''
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'c', ARGV[3], 't', ARGV[4], 'u', ARGV[5])
-if ARGV[7] == '1' then redis.call('HSET', KEYS[1], 'r', '1') end
-for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
+local previous = ''
+if exists then
+  previous = redis.call('HGET', KEYS[1], 'u') or ''
+  redis.call('DEL', KEYS[1])
+end
+for i = 3, #ARGV, 7000 do redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 6999, #ARGV))) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {previous}
 `
 

@@ -48,6 +48,28 @@ t.test('user ids and token ids of any text stay inside their keys', { skip: NO_R
   await store.client.del(...keys)
 })
 
+t.test('whole-record writes: thousands of keys, and nothing left of what was under the key before', { skip: NO_REDIS }, async (t) => {
+  const prefix = `sk-whole-${Date.now()}:`
+  const store = new RedisStore({ connection: REDIS_URL, prefix })
+  t.teardown(() => store.close())
+  await store.ready()
+  const id = 'w'.repeat(43)
+  const key = `${prefix}s:{${id}}`
+  // more fields than one Lua unpack takes: written in several HSETs
+  const many = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`k${i}`, i]))
+  t.equal(await store.set(id, { version: 1, createdAt: 1, lastSeenAt: 2, userId: null, data: many }, 0, 10_000), true)
+  t.same((await store.get(id))?.data, many)
+  t.equal(await store.set(id, { version: 2, createdAt: 1, lastSeenAt: 3, userId: null, data: { only: true } }, 1, 10_000), true)
+  t.same(await store.get(id), { version: 2, createdAt: 1, lastSeenAt: 3, userId: null, remembered: false, data: { only: true } }, 'the 5,000 older fields are gone')
+  await store.destroy(id)
+  // a hash without a version is no record: a new one replaces it whole
+  await store.client.hset(key, 'd:stale', '1', 'x', 'y')
+  t.equal(await store.set(id, { version: 1, createdAt: 5, lastSeenAt: 5, userId: null, data: { n: 1 } }, 0, 10_000), true)
+  t.same(await store.client.hgetall(key), { v: '1', c: '5', t: '5', u: '', 'd:n': '1' })
+  t.ok(await store.client.pttl(key) > 0)
+  await store.destroy(id)
+})
+
 t.test('options are validated', async (t) => {
   const cases: Array<[RedisStoreOptions, string]> = [
     [{ prefix: 'a{b' }, 'Invalid option "prefix": must be a string without braces or whitespace'],
