@@ -29,16 +29,21 @@ return {previous}
  * Key-level merge into an existing record, atomically and without a version check, so that
  * concurrent requests changing different keys never retry: KEYS[1] session; ARGV lastSeenAt, userId
  * (or the one-byte marker for "unchanged"), ttl, then field/value pairs, an empty value deleting
- * the field. Returns {new version, previous userId}, or nothing when the session is gone.
+ * the field. Returns {new version, previous userId}, or nothing when the session is gone. Every
+ * record has a `u` field (empty without a user): reading it is the existence check. The changes go
+ * in one HDEL and one HSET (in chunks of 7,000 arguments, below Lua's `unpack` limit).
  */
 export const MERGE = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local previous = redis.call('HGET', KEYS[1], 'u') or ''
+local previous = redis.call('HGET', KEYS[1], 'u')
+if not previous then return false end
+local fields = {'t', ARGV[1]}
+if ARGV[2] ~= '\0' then fields[3] = 'u'; fields[4] = ARGV[2] end
+local gone = {}
 for i = 4, #ARGV, 2 do
-  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+  if ARGV[i + 1] == '' then gone[#gone + 1] = ARGV[i] else fields[#fields + 1] = ARGV[i]; fields[#fields + 1] = ARGV[i + 1] end
 end
-if ARGV[2] ~= '\0' then redis.call('HSET', KEYS[1], 'u', ARGV[2]) end
-redis.call('HSET', KEYS[1], 't', ARGV[1])
+for i = 1, #gone, 7000 do redis.call('HDEL', KEYS[1], unpack(gone, i, math.min(i + 6999, #gone))) end
+for i = 1, #fields, 7000 do redis.call('HSET', KEYS[1], unpack(fields, i, math.min(i + 6999, #fields))) end
 local version = redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {version, previous}
@@ -46,10 +51,11 @@ return {version, previous}
 
 /** Touch: KEYS[1] session; ARGV lastSeenAt, ttl. Moves lastSeenAt and the TTL, nothing else. */
 export const TOUCH = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local user = redis.call('HGET', KEYS[1], 'u')
+if not user then return false end
 redis.call('HSET', KEYS[1], 't', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {redis.call('HGET', KEYS[1], 'u') or ''}
+return {user}
 `
 
 /** Destroy: KEYS[1] session. Deletes whatever is there (garbage included); returns {existed, userId}. */

@@ -67,6 +67,18 @@ t.test('whole-record writes: thousands of keys, and nothing left of what was und
   t.equal(await store.set(id, { version: 1, createdAt: 5, lastSeenAt: 5, userId: null, data: { n: 1 } }, 0, 10_000), true)
   t.same(await store.client.hgetall(key), { v: '1', c: '5', t: '5', u: '', 'd:n': '1' })
   t.ok(await store.client.pttl(key) > 0)
+  // merges of thousands of keys, set then deleted, in several HSETs and HDELs
+  const changes = new Map(Object.keys(many).map((name) => [name, 'x']))
+  t.equal(await store.merge(id, changes, { lastSeenAt: 6 }, 10_000), 2)
+  t.equal(Object.keys((await store.get(id))?.data ?? {}).length, 5_001)
+  t.equal(await store.merge(id, new Map(Object.keys(many).map((name) => [name, undefined])), { lastSeenAt: 7 }, 10_000), 3)
+  t.same(await store.get(id), { version: 3, createdAt: 5, lastSeenAt: 7, userId: null, remembered: false, data: { n: 1 } })
+  await store.destroy(id)
+  // every record has its user field: a hash without one is no record to merge into or touch
+  await store.client.hset(key, 'v', '1', 'c', '1', 't', '1')
+  t.equal(await store.merge(id, new Map([['n', 1]]), { lastSeenAt: 8 }, 10_000), null)
+  t.equal(await store.touch(id, 8, 10_000), false)
+  t.same(await store.client.hgetall(key), { v: '1', c: '1', t: '1' }, 'left as it was')
   await store.destroy(id)
 })
 
