@@ -1,21 +1,31 @@
+import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import { ConfigError, readConfig } from './config.js'
 
+// `pnpm start`. What stops start-up is one line on stderr, never a stack trace, and an exit code: 2
+// for a bad setting; 1 for a Redis that does not answer or an address that cannot be listened on.
+// SIGINT and SIGTERM close the server (exit 0).
+let app: FastifyInstance | undefined
 try {
   const config = readConfig()
-  const app = await buildApp(config)
+  const started = app = await buildApp(config)
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      app.log.info({ signal }, 'closing')
-      app.close().then(() => process.exit(0), () => process.exit(1))
+    process.once(signal, async () => {
+      started.log.info({ signal }, 'closing')
+      await started.close()
+      process.exit(0)
     })
   }
-  await app.listen({ port: config.port, host: config.host })
-  app.log.info(`sessions by ${config.mechanisms.join(' + ')}, ${config.store} store`)
+  await started.listen({ port: config.port, host: config.host })
+  started.log.info(`sessions by ${config.mechanisms.join(' + ')}, ${config.store} store`)
 } catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(`invalid configuration: ${err.message}`)
-    process.exit(2)
-  }
-  throw err
+  await app?.close()
+  console.error(failure(err as Error))
+  process.exit(err instanceof ConfigError ? 2 : 1)
+}
+
+function failure (err: Error): string {
+  if (err instanceof ConfigError) return `invalid configuration: ${err.message}`
+  const hint = (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? ' (another program listens there: set PORT to another port)' : ''
+  return `cannot start: ${err.message}${hint}`
 }
