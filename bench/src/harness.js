@@ -11,11 +11,14 @@ export const ROUTES = { read: ['GET', '/read', true], write: ['POST', '/write', 
 
 /**
  * A contender's server (`src/server.js`), listening: `env` is added to its environment, `execArgv`
- * goes to node before the script (`--cpu-prof`, say).
+ * goes to node before the script (`--cpu-prof`, say), and `wrapper` before node (a command that
+ * runs it: `valgrind` and its options).
  */
-export function startServer (name, { env = {}, execArgv = [] } = {}) {
+export function startServer (name, { env = {}, execArgv = [], wrapper = [] } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...execArgv, join(here, 'server.js'), name], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, ...env } })
+    const argv = [process.execPath, ...execArgv, join(here, 'server.js'), name]
+    const [command, ...args] = [...wrapper, ...argv]
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, ...env } })
     let buffer = ''
     child.stdout.on('data', (chunk) => {
       buffer += chunk

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { StoredSession, SyncAccess, Transport } from './contract.js'
-import { generateToken, isWellFormedCredential, sessionIdOf } from './credential.js'
+import { isWellFormedCredential, sessionIdOf } from './credential.js'
 import { errors } from './errors.js'
 import { forbidStoring } from './expose.js'
 import { OldestKeys } from './oldest-keys.js'
@@ -255,9 +255,10 @@ export class SessionEngine implements SessionBackend {
   #fresh (): Fresh {
     const pool = this.#pool
     if (pool.length === 0) {
+      const { ring } = this.options
       for (let i = 0; i < FRESH_BATCH; i++) {
-        const token = generateToken()
-        pool.push({ token, id: sessionIdOf(token), credential: this.sign(token) })
+        const { token, credential } = ring.issue()
+        pool.push({ token, id: sessionIdOf(token), credential })
       }
     }
     return pool.pop() as Fresh

@@ -31,6 +31,19 @@ t.test('signatures are HMAC-SHA256 (RFC 2104) for keys of any length and tokens 
   }
 })
 
+t.test('issue(): a new token and its HMAC-SHA256 credential under the first key', async (t) => {
+  const { createHmac } = await import('node:crypto')
+  const ring = new KeyRing([SECRET, OLD_SECRET])
+  const issued = Array.from({ length: 300 }, () => ring.issue())
+  t.equal(new Set(issued.map(({ token }) => token)).size, 300, 'every token new')
+  const wrong = issued.filter(({ token, credential }) =>
+    Buffer.from(token, 'base64url').length !== 32 ||
+    credential !== `${token}.${createHmac('sha256', SECRET).update(token).digest('base64url')}` ||
+    !isWellFormedCredential(credential) ||
+    ring.verify(credential)?.token !== token)
+  t.same(wrong, [], '256-bit tokens, credentials signed with the first key, well-formed, verified')
+})
+
 t.test('the session id is the SHA-256 of the token, base64url', async (t) => {
   t.equal(sessionIdOf('abc'), 'ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0')
 })
