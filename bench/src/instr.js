@@ -74,7 +74,7 @@ async function count (name) {
   }
 }
 
-/** The code V8 compiled in process `pid`: start addresses, sorted, with their sizes and names. */
+/** The code V8 compiled in process `pid`, in the order it was compiled: start addresses, sizes, names. */
 async function jitMap (pid) {
   const file = `/tmp/perf-${pid}.map`
   const text = await readFile(file, 'utf8')
@@ -82,21 +82,19 @@ async function jitMap (pid) {
   return text.split('\n').filter(Boolean).map((line) => {
     const [start, size, ...name] = line.split(' ')
     return { start: parseInt(start, 16), size: parseInt(size, 16), name: name.join(' ') }
-  }).sort((a, b) => a.start - b.start)
+  })
 }
 
-/** The name of the compiled code at `address`, or null. */
+/**
+ * The name of the compiled code at `address`, or null. V8 reuses the addresses of code it frees,
+ * so the latest code written there is the one that ran.
+ */
 function jitName (map, address) {
-  let low = 0
-  let high = map.length - 1
-  while (low <= high) {
-    const middle = (low + high) >> 1
-    const entry = map[middle]
-    if (address < entry.start) high = middle - 1
-    else if (address >= entry.start + entry.size) low = middle + 1
+  for (let i = map.length - 1; i >= 0; i--) {
+    const { start, size, name } = map[i]
     // `JS:*name file:///.../packages/core/dist/engine.js:129:13`: a checkout's path left out, so
     // that the same function of two checkouts (BENCH_BASELINE) is one row
-    else return entry.name.replace(/^(JS|LazyCompile|Function):[*~^+]?/, '').replace(/ (\S+)$/, (_, url) => ` ${where(url)}`)
+    if (address >= start && address < start + size) return name.replace(/^(JS|LazyCompile|Function):[*~^+]?/, '').replace(/ (\S+)$/, (_, url) => ` ${where(url)}`)
   }
   return null
 }
