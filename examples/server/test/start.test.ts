@@ -43,6 +43,14 @@ function inherited (): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(PORT|HOST|SESSION_\w+|REDIS_\w+|LOG_LEVEL)$/.test(name)))
 }
 
+/** A server listening on a free port of 127.0.0.1, and its port. */
+async function listening (): Promise<{ server: ReturnType<typeof createServer>, port: number }> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return { server, port: (server.address() as { port: number }).port }
+}
+
 const SECRET = 'start-secret-0123456789abcdef-0123456789abcdef'
 
 t.test('a bad setting stops start-up with one line naming it, exit 2', async (t) => {
@@ -53,11 +61,8 @@ t.test('a bad setting stops start-up with one line naming it, exit 2', async (t)
 })
 
 t.test('a port in use: one line saying so and what to do, no stack trace, exit 1', async (t) => {
-  const taken = createServer()
-  taken.listen(0, '127.0.0.1')
-  await once(taken, 'listening')
+  const { server: taken, port } = await listening()
   t.teardown(() => taken.close())
-  const { port } = taken.address() as { port: number }
   const run = await start({ PORT: String(port), SESSION_SECRET: SECRET })
   t.equal(run.code, 1)
   t.equal(run.stderr, `cannot start: listen EADDRINUSE: address already in use 127.0.0.1:${port} (another program listens there: set PORT to another port)\n`)
@@ -73,10 +78,7 @@ t.test('an address this machine does not have: one line, exit 1', async (t) => {
 
 t.test('a Redis store with no Redis answering: one line naming REDIS_URL, exit 1', async (t) => {
   // a port that was free a moment ago: nothing answers there
-  const probe = createServer()
-  probe.listen(0, '127.0.0.1')
-  await once(probe, 'listening')
-  const { port } = probe.address() as { port: number }
+  const { server: probe, port } = await listening()
   probe.close()
   const run = await start({ SESSION_STORE: 'redis', REDIS_URL: `redis://127.0.0.1:${port}`, PORT: '0', SESSION_SECRET: SECRET })
   t.equal(run.code, 1)
