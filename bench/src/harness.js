@@ -10,22 +10,26 @@ export const CONNECTIONS = 50
 export const ROUTES = { read: ['GET', '/read', true], write: ['POST', '/write', false], update: ['POST', '/update', true], plain: ['GET', '/plain', false] }
 
 /**
- * A contender's server (`src/server.js`), listening: `env` is added to its environment, `execArgv`
- * goes to node before the script (`--cpu-prof`, say), and `wrapper` before node (a command that
- * runs it: `valgrind` and its options).
+ * A contender's server (`src/server.js`), listening. `spec` is the contender's name, optionally
+ * followed by switches (`sessionkit-jwt:BENCH_MANY`: started with BENCH_MANY=1 in its environment,
+ * the switch of an experiment); `env` is added to its environment, `execArgv` goes to node before
+ * the script (`--cpu-prof`, say), and `wrapper` before node (a command that runs it: `valgrind` and
+ * its options).
  */
-export function startServer (name, { env = {}, execArgv = [], wrapper = [] } = {}) {
+export function startServer (spec, { env = {}, execArgv = [], wrapper = [] } = {}) {
+  const [name, ...switches] = spec.split(':')
   return new Promise((resolve, reject) => {
     const argv = [process.execPath, ...execArgv, join(here, 'server.js'), name]
     const [command, ...args] = [...wrapper, ...argv]
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, ...env } })
+    const environment = { ...process.env, ...Object.fromEntries(switches.map((variable) => [variable, '1'])), ...env }
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: environment })
     let buffer = ''
     child.stdout.on('data', (chunk) => {
       buffer += chunk
       const line = buffer.split('\n')[0]
-      if (buffer.includes('\n')) resolve({ child, warm: new Set(), ...JSON.parse(line) })
+      if (buffer.includes('\n')) resolve({ name, child, warm: new Set(), ...JSON.parse(line) })
     })
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
+    child.once('exit', (code) => reject(new Error(`${spec} exited with ${code}`)))
   })
 }
 

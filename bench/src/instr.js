@@ -1,4 +1,4 @@
-// pnpm --filter @sessionkit/bench run instr <read|write|update|plain> <contender>... [--requests=N] [--windows=N] [--warmup=N] [--settle=N] [--functions]
+// pnpm --filter @sessionkit/bench run instr <read|write|update|plain> <contender>[:VARIABLE...]... [--requests=N] [--windows=N] [--warmup=N] [--settle=N] [--functions]
 // Instructions per request, counted by valgrind's callgrind in each contender's server: nearly the
 // same count for the same code and load however busy the machine is, where req/s moves by 10 % and
 // more. Each server runs under valgrind; it gets `--warmup` requests with nothing counted (its code
@@ -28,7 +28,7 @@ const warmup = Number(options.warmup ?? 20_000)
 const settle = Number(options.settle ?? 5_000)
 const windows = Number(options.windows ?? 3)
 if (ROUTES[scenario] === undefined || names.length === 0 || !(requests > 0) || !(warmup >= 0) || !(settle >= 0) || !(windows >= 1)) {
-  throw new Error('usage: instr <read|write|update|plain> <contender>... [--requests=N] [--windows=N] [--warmup=N] [--settle=N] [--functions]')
+  throw new Error('usage: instr <read|write|update|plain> <contender>[:VARIABLE...]... [--requests=N] [--windows=N] [--warmup=N] [--settle=N] [--functions]')
 }
 try {
   await run('valgrind', ['--version'])

@@ -14,10 +14,7 @@ if (ROUTES[scenario] === undefined || specs.length < 2 || !Number.isInteger(roun
   throw new Error('usage: pair <read|write|update|plain> <contender>[:VARIABLE...] <contender>[:VARIABLE...] ... [--rounds=6]')
 }
 
-const servers = await Promise.all(specs.map(async (spec) => {
-  const [name, ...switches] = spec.split(':')
-  return { name, ...await startServer(name, { env: Object.fromEntries(switches.map((variable) => [variable, '1'])) }) }
-}))
+const servers = await Promise.all(specs.map((spec) => startServer(spec)))
 // each contender is sent its own credential; bare Fastify, the same requests as the first contender
 // that is not bare
 const client = (server) => server.name === 'bare' ? servers.find((other) => other.name !== 'bare') ?? server : server
