@@ -3,11 +3,11 @@ import type { StoredSession, SyncAccess, Transport } from './contract.js'
 import { isWellFormedCredential, sessionIdOf } from './credential.js'
 import { errors } from './errors.js'
 import { forbidStoring } from './expose.js'
-import { OldestKeys } from './oldest-keys.js'
 import type { ResolvedOptions } from './options.js'
 import { ServerSession, type SessionBackend } from './session.js'
 import { readRecord } from './record.js'
 import { createStoreGuard, type StoreGuard } from './store-guard.js'
+import { VerifiedCache } from './verified-cache.js'
 
 /** How often a conditional write is retried against a newer version before giving up. */
 const WRITE_ATTEMPTS = 5
@@ -27,16 +27,16 @@ export class SessionEngine implements SessionBackend {
   /**
    * Credentials whose signature checked out, with their session id. A signature's validity never
    * changes for a given ring, so this is safe; only good ones are kept (a flood of forged ones fills
-   * nothing), and the oldest entry goes first when it is full. Liveness is still read from the store.
+   * nothing). Liveness is still read from the store. `null` with `credentialCache: 0`.
    */
-  readonly #verified = new Map<string, Verified>()
-  readonly #oldestVerified = new OldestKeys(this.#verified)
+  readonly #verified: VerifiedCache<Verified> | null
   /** New tokens not handed out yet (see `#fresh`). */
   readonly #pool: Fresh[] = []
 
   constructor (options: ResolvedOptions, log: FastifyBaseLogger) {
     this.options = options
     this.call = createStoreGuard(options.storeTimeout, log)
+    this.#verified = options.credentialCache === 0 ? null : new VerifiedCache(options.credentialCache)
   }
 
   /**
@@ -96,15 +96,13 @@ export class SessionEngine implements SessionBackend {
   }
 
   #verify (credential: string): Verified | null {
-    const known = this.#verified.get(credential)
+    const cache = this.#verified
+    const known = cache?.get(credential)
     if (known !== undefined) return known
     const checked = isWellFormedCredential(credential) ? this.options.ring.verify(credential) : null
     if (checked === null) return null
     const verified = { token: checked.token, stale: checked.stale, id: sessionIdOf(checked.token) }
-    const { credentialCache } = this.options
-    if (credentialCache === 0) return verified
-    if (this.#verified.size >= credentialCache) this.#verified.delete(this.#oldestVerified.next() as string)
-    this.#verified.set(credential, verified)
+    cache?.set(credential, verified)
     return verified
   }
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import type { ResolvedJwtOptions } from './options.js'
-import { OldestKeys } from '@sessionkit/core'
+import { VerifiedCache } from '@sessionkit/core'
 
 /** The claims of a sessionkit access token. Times are NumericDates (seconds), as RFC 7519 has them. */
 export interface AccessClaims {
@@ -77,12 +77,11 @@ export async function createCodec (fastify: FastifyInstance, options: ResolvedJw
   const sign = signer as Namespace
   const { issuer, audience, clockTolerance, cache, encryption } = options
   /**
-   * Tokens whose header, signature and claim shapes checked out, by the whole token string (no
-   * hash, so no collision), bounded, oldest out first. Time and revocation are still checked on
-   * every request: a remembered token is one that need not be parsed and verified again.
+   * Tokens whose header, signature and claim shapes checked out, with their claims. Time and
+   * revocation are still checked on every request: a remembered token is one that need not be
+   * parsed and verified again.
    */
-  const verified = new Map<string, AccessClaims>()
-  const oldest = new OldestKeys(verified)
+  const verified = cache === false ? null : new VerifiedCache<AccessClaims>(cache)
 
   function check (token: string): AccessClaims | null {
     if (!SHAPE.test(token)) return null
@@ -120,17 +119,14 @@ export async function createCodec (fastify: FastifyInstance, options: ResolvedJw
       return encryption === null ? signed : encryption.seal(signed, claims.exp)
     },
     verify (token, now) {
-      let claims = verified.get(token)
+      let claims = verified?.get(token)
       if (claims === undefined) {
         // with encryption on, a token that is only signed is no token of ours
         const inner = encryption === null ? token : encryption.open(token)
         const checked = inner === null ? null : check(inner)
         if (checked === null) return null
         claims = checked
-        if (cache !== false) {
-          if (verified.size >= cache) verified.delete(oldest.next() as string)
-          verified.set(token, claims)
-        }
+        verified?.set(token, claims)
       }
       const { iat, exp, nbf } = claims
       if (now >= exp * 1000 + clockTolerance) return null

@@ -14,16 +14,20 @@ export interface BearerTransportOptions {
   exposeHeader?: boolean
 }
 
-const WHITESPACE = /\s/
 /** The header that carries refresh tokens, both ways, with the Bearer transport. */
 export const REFRESH_HEADER = 'x-refresh-token'
 
-/** The token of an `Authorization: Bearer <token>` header (the scheme in any case), else `''`. */
+/**
+ * What follows `Bearer ` (the scheme in any case) in an `Authorization` header, else `''`. Not
+ * scanned for whitespace here: a token with any (two tokens, a stray space or tab) fails the shape
+ * check every engine makes before anything else, and can never be in a cache of verified tokens.
+ * Scanning 250 characters with `/\s/` on every request was a quarter of a cached JWT read's cost
+ * over bare Fastify.
+ */
 function bearerToken (header: string): string {
   if (header.length < 8 || header.charCodeAt(6) !== 32) return ''
   if (!header.startsWith('Bearer') && header.slice(0, 6).toLowerCase() !== 'bearer') return ''
-  const token = header.slice(7)
-  return WHITESPACE.test(token) ? '' : token
+  return header.slice(7)
 }
 
 /**
