@@ -35,3 +35,10 @@ t.test('bounded: when full, the oldest goes first; a string that replaces one en
   t.equal(cache.size, 3)
   t.same([997, 998, 999].map((i) => cache.get(credential(i))), [997, 998, 999], 'the newest three, after many evictions')
 })
+
+t.test('a limit that is no positive integer is refused with a coded error', async (t) => {
+  for (const limit of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '10' as unknown as number]) {
+    t.throws(() => new VerifiedCache(limit), { code: 'FST_SESSIONKIT_INVALID_OPTION', message: 'Invalid option "limit": must be a positive integer (entries)' }, String(limit))
+  }
+  t.equal(new VerifiedCache(1).size, 0)
+})
