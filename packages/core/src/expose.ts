@@ -1,5 +1,26 @@
 import type { FastifyReply } from 'fastify'
 
+/**
+ * Headers that HTTP or sessionkit itself gives a meaning of its own: a credential never travels in
+ * one (a credential in `content-length` breaks the response, in `set-cookie` becomes a cookie, in
+ * `cache-control` undoes `no-store`). Lower case.
+ */
+export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
+  'cookie', 'set-cookie', 'authorization', 'host', 'content-length', 'content-type', 'content-encoding',
+  'transfer-encoding', 'connection', 'cache-control', 'location', 'referrer-policy', 'access-control-expose-headers'
+])
+
+/**
+ * How a transport hands out a credential (or an empty one, to clear it) in a response header of its
+ * own: `name` (lower case) set, and added to `Access-Control-Expose-Headers` when `expose`.
+ */
+export function credentialHeaderWriter (name: string, expose: boolean): (reply: FastifyReply, value: string) => void {
+  return function send (reply, value) {
+    reply.header(name, value)
+    if (expose) exposeHeader(reply, name)
+  }
+}
+
 /** Adds `name` (lower case) once to the reply's `Access-Control-Expose-Headers`. */
 export function exposeHeader (reply: FastifyReply, name: string): void {
   const current = reply.getHeader('access-control-expose-headers')

@@ -1,6 +1,6 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import { exposeHeader, forbidStoring } from '@sessionkit/core'
+import { RESERVED_HEADERS, credentialHeaderWriter, exposeHeader, forbidStoring } from '@sessionkit/core'
 import { buildApp } from './fixtures/app.js'
 import { credentialOf } from './fixtures/transport.js'
 
@@ -18,6 +18,28 @@ t.test('exposeHeader adds a header name once, keeping what is there', async (t) 
   t.equal((await app.inject('/fresh')).headers['access-control-expose-headers'], 'x-session-id')
   t.equal((await app.inject('/other')).headers['access-control-expose-headers'], 'x-request-id, x-session-id')
   t.equal((await app.inject('/listed')).headers['access-control-expose-headers'], 'x-request-id, X-Session-Id')
+})
+
+t.test('credentialHeaderWriter sets the header, and lists it in Access-Control-Expose-Headers only when asked', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  const exposed = credentialHeaderWriter('x-session-id', true)
+  const hidden = credentialHeaderWriter('x-session-id', false)
+  app.get('/:case', async (request, reply) => {
+    reply.header('access-control-expose-headers', 'x-request-id')
+    const send = (request.params as { case: string }).case === 'exposed' ? exposed : hidden
+    send(reply, 'credential')
+    send(reply, 'credential')
+    return {}
+  })
+  const one = await app.inject('/exposed')
+  t.equal(one.headers['x-session-id'], 'credential')
+  t.equal(one.headers['access-control-expose-headers'], 'x-request-id, x-session-id', 'added once, beside what was there')
+  const two = await app.inject('/hidden')
+  t.equal(two.headers['x-session-id'], 'credential')
+  t.equal(two.headers['access-control-expose-headers'], 'x-request-id', 'untouched')
+  t.ok(['set-cookie', 'content-length', 'cache-control', 'authorization'].every((name) => RESERVED_HEADERS.has(name)))
+  t.notOk(RESERVED_HEADERS.has('x-session-id'))
 })
 
 t.test('forbidStoring makes a response no-store unless it is already', async (t) => {

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { errors, exposeHeader, type Transport } from '@sessionkit/core'
+import { RESERVED_HEADERS, credentialHeaderWriter, errors, type Transport } from '@sessionkit/core'
 
 /** Options of the header transport. */
 export interface HeaderTransportOptions {
@@ -18,7 +18,6 @@ export interface HeaderTransportOptions {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const RESERVED = new Set(['cookie', 'authorization', 'host', 'set-cookie', 'content-length', 'content-type'])
 
 /**
  * The credential in a custom request header, handed out in the same response header. Anything but
@@ -27,17 +26,14 @@ const RESERVED = new Set(['cookie', 'authorization', 'host', 'set-cookie', 'cont
  */
 export function headerTransport (options: HeaderTransportOptions = {}): Transport {
   const { header = 'x-session-id', exposeHeader: expose = true } = options
-  if (typeof header !== 'string' || !TOKEN.test(header) || RESERVED.has(header.toLowerCase())) {
-    throw new errors.FST_SESSIONKIT_INVALID_OPTION('header', 'must be a header name token other than cookie, authorization, host and content headers')
+  if (typeof header !== 'string' || !TOKEN.test(header) || RESERVED_HEADERS.has(header.toLowerCase())) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('header', `must be a header name token, none of ${[...RESERVED_HEADERS].join(', ')}`)
   }
   if (typeof expose !== 'boolean') {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('exposeHeader', 'must be a boolean')
   }
   const name = header.toLowerCase()
-  function send (reply: FastifyReply, value: string): void {
-    reply.header(name, value)
-    if (expose) exposeHeader(reply, name)
-  }
+  const send = credentialHeaderWriter(name, expose)
   return {
     name: 'header',
     onInvalid: 'reject',

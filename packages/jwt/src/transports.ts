@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { errors, exposeHeader, type Transport } from '@sessionkit/core'
+import { RESERVED_HEADERS, credentialHeaderWriter, errors, exposeHeader, type Transport } from '@sessionkit/core'
 import { cookieTransport, type CookieTransportOptions } from '@sessionkit/cookie'
 
 /** Options of the Bearer transport. */
@@ -37,8 +37,8 @@ function bearerToken (header: string): string {
  */
 export function bearerTransport (options: BearerTransportOptions = {}): Transport {
   const { responseHeader = 'x-session-token', exposeHeader: expose = true } = options
-  if (typeof responseHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(responseHeader)) {
-    throw new errors.FST_SESSIONKIT_INVALID_OPTION('responseHeader', 'must be a header name of letters, digits and "-"')
+  if (typeof responseHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(responseHeader) || RESERVED_HEADERS.has(responseHeader.toLowerCase())) {
+    throw new errors.FST_SESSIONKIT_INVALID_OPTION('responseHeader', `must be a header name of letters, digits and "-", none of ${[...RESERVED_HEADERS].join(', ')}`)
   }
   if (typeof expose !== 'boolean') {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('exposeHeader', 'must be a boolean')
@@ -47,10 +47,7 @@ export function bearerTransport (options: BearerTransportOptions = {}): Transpor
   if (name === REFRESH_HEADER) {
     throw new errors.FST_SESSIONKIT_INVALID_OPTION('responseHeader', `must not be "${REFRESH_HEADER}", which carries refresh tokens`)
   }
-  function send (reply: FastifyReply, value: string): void {
-    reply.header(name, value)
-    if (expose) exposeHeader(reply, name)
-  }
+  const send = credentialHeaderWriter(name, expose)
   return {
     name: 'bearer',
     onInvalid: 'reject',

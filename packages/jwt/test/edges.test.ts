@@ -193,7 +193,9 @@ t.test('a userId function, and a callback-style store (latency bounded by storeT
 })
 
 t.test('bearerTransport validates its response header', async (t) => {
-  t.throws(() => bearerTransport({ responseHeader: 'bad header' }), { code: 'FST_SESSIONKIT_INVALID_OPTION', message: 'Invalid option "responseHeader": must be a header name of letters, digits and "-"' })
+  for (const responseHeader of ['bad header', 'set-cookie', 'Content-Type', 'cache-control', 'authorization']) {
+    t.throws(() => bearerTransport({ responseHeader }), { code: 'FST_SESSIONKIT_INVALID_OPTION', message: 'Invalid option "responseHeader": must be a header name of letters, digits and "-", none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers' }, responseHeader)
+  }
   t.equal(bearerTransport({ responseHeader: 'X-Token' }).name, 'bearer')
 })
 

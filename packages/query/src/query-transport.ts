@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { errors as coreErrors, sessionCredential, type Transport } from '@sessionkit/core'
+import { RESERVED_HEADERS, credentialHeaderWriter, errors as coreErrors, sessionCredential, type Transport } from '@sessionkit/core'
 import { errors } from './errors.js'
 
 /** Options of the query transport. */
@@ -41,11 +41,12 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
   if (typeof parameter !== 'string' || !NAME.test(parameter)) {
     throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('parameter', 'must be letters, digits, "_" or "-"')
   }
-  if (typeof header !== 'string' || !NAME.test(header)) {
-    throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('header', 'must be letters, digits, "_" or "-"')
+  if (typeof header !== 'string' || !NAME.test(header) || RESERVED_HEADERS.has(header.toLowerCase())) {
+    throw new coreErrors.FST_SESSIONKIT_INVALID_OPTION('header', `must be letters, digits, "_" or "-", none of ${[...RESERVED_HEADERS].join(', ')}`)
   }
   const lower = parameter.toLowerCase()
-  const responseHeader = header.toLowerCase()
+  // added to Access-Control-Expose-Headers beside what the app lists there, never in its place
+  const send = credentialHeaderWriter(header.toLowerCase(), true)
   // the parameter in any case and with any bracket suffix, as its name=value pair
   const source = `(^|[?&])(${parameter.replace(/-/g, '\\-')}(?:\\[[^&=]*\\]|%5B[^&=]*%5D)?)=[^&#]*`
   const pairs = new RegExp(source, 'gi')
@@ -163,12 +164,10 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
       return query.includes('%') || query.includes('+') ? readDecoded(query) : readPlain(query)
     },
     write (_request: FastifyRequest, reply: FastifyReply, credential: string) {
-      reply.header(responseHeader, credential)
-      reply.header('access-control-expose-headers', responseHeader)
+      send(reply, credential)
     },
     clear (_request: FastifyRequest, reply: FastifyReply) {
-      reply.header(responseHeader, '')
-      reply.header('access-control-expose-headers', responseHeader)
+      send(reply, '')
     }
   }
 }

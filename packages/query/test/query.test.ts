@@ -231,13 +231,40 @@ t.test('a 64 KB query string over a real socket is refused by Node, and the serv
   t.equal((await fetch(`http://127.0.0.1:${port}/me`)).status, 401, 'still serving')
 })
 
+t.test('the response header is added to the Access-Control-Expose-Headers the app set, never put in its place', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.headers['x-list'] !== undefined) reply.header('access-control-expose-headers', 'x-request-id')
+  })
+  await app.register(sessionkitQuery, { secret: SECRET })
+  app.post('/login', async (request) => {
+    request.session.set('userId', 'alice')
+    return { user: 'alice' }
+  })
+  app.post('/logout', async (request) => {
+    await request.session.destroy()
+    return { ok: true }
+  })
+  const login = await app.inject({ method: 'POST', url: '/login', headers: { 'x-list': '1' } })
+  t.equal(login.headers['access-control-expose-headers'], 'x-request-id, x-session-id')
+  const logout = await app.inject({ method: 'POST', url: `/logout?sid=${headerOf(login) as string}`, headers: { 'x-list': '1' } })
+  t.equal(logout.headers['x-session-id'], '', 'cleared')
+  t.equal(logout.headers['access-control-expose-headers'], 'x-request-id, x-session-id')
+  const alone = await app.inject({ method: 'POST', url: '/login' })
+  t.equal(alone.headers['access-control-expose-headers'], 'x-session-id', 'alone when the app lists none')
+})
+
 t.test('short-lived by default; options validated', async (t) => {
   const app = await build(t)
   const response = await app.inject({ method: 'POST', url: '/fresh-link' })
   t.type(headerOf(response), 'string')
   for (const [options, message] of [
     [{ parameter: 's id' }, 'Invalid option "parameter": must be letters, digits, "_" or "-"'],
-    [{ header: 'x:id' }, 'Invalid option "header": must be letters, digits, "_" or "-"']
+    [{ header: 'x:id' }, 'Invalid option "header": must be letters, digits, "_" or "-", none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers'],
+    [{ header: 'cache-control' }, 'Invalid option "header": must be letters, digits, "_" or "-", none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers'],
+    [{ header: 'Location' }, 'Invalid option "header": must be letters, digits, "_" or "-", none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers'],
+    [{ header: 'content-length' }, 'Invalid option "header": must be letters, digits, "_" or "-", none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers']
   ] as const) {
     const bad = Fastify()
     t.teardown(() => bad.close())
