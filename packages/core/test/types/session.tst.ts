@@ -1,6 +1,6 @@
 import { expect, test } from 'tstyche'
 import Fastify from 'fastify'
-import { sessionkit, MemoryStore, type Session, type SessionkitOptions, type SessionSummary } from '@sessionkit/core'
+import { sessionkit, credentialHeaderWriter, MemoryStore, RESERVED_HEADERS, VerifiedCache, type Session, type SessionkitOptions, type SessionSummary } from '@sessionkit/core'
 
 declare module '@sessionkit/core' {
   interface SessionData {
@@ -57,4 +57,13 @@ test('options are typed', () => {
   expect<SessionkitOptions>().type.not.toBeAssignableFrom({ secret: 42, transports: [] })
   expect<SessionkitOptions>().type.not.toBeAssignableFrom({ secret: 'x'.repeat(32) })
   expect<SessionkitOptions>().type.not.toBeAssignableFrom({ secret: 'x'.repeat(32), transports: [], idleTimeout: '30m' })
+})
+
+test('the building blocks are typed', () => {
+  const cache = new VerifiedCache<{ id: string }>(10)
+  expect(cache.get('credential')).type.toBe<{ id: string } | undefined>()
+  expect(cache.set).type.toBeCallableWith('credential', { id: 'x' })
+  expect(cache.set).type.not.toBeCallableWith('credential', 42)
+  expect(credentialHeaderWriter('x-session-id', true)).type.toBe<(reply: import('fastify').FastifyReply, value: string) => void>()
+  expect(RESERVED_HEADERS).type.toBe<ReadonlySet<string>>()
 })
