@@ -126,12 +126,13 @@ t.test('a custom header, exposure off, and an existing expose list kept', async 
 })
 
 t.test('options are validated at registration', async (t) => {
+  const reserved = 'Invalid option "header": must be a header name token, none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers'
   for (const [options, message] of [
-    [{ header: 'cookie' }, 'Invalid option "header": must be a header name token, none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers'],
-    [{ header: 'x session' }, 'Invalid option "header": must be a header name token, none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers'],
-    [{ header: 'Cache-Control' }, 'Invalid option "header": must be a header name token, none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers'],
-    [{ header: 'content-length' }, 'Invalid option "header": must be a header name token, none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers'],
-    [{ header: 'location' }, 'Invalid option "header": must be a header name token, none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers'],
+    [{ header: 'cookie' }, reserved],
+    [{ header: 'x session' }, reserved],
+    [{ header: 'Cache-Control' }, reserved],
+    [{ header: 'content-length' }, reserved],
+    [{ header: 'location' }, reserved],
     [{ exposeHeader: 'yes' }, 'Invalid option "exposeHeader": must be a boolean']
   ] as const) {
     const app = Fastify()

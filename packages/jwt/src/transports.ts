@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { RESERVED_HEADERS, credentialHeaderWriter, errors, exposeHeader, type Transport } from '@sessionkit/core'
+import { RESERVED_HEADERS, credentialHeaderWriter, errors, type Transport } from '@sessionkit/core'
 import { cookieTransport, type CookieTransportOptions } from '@sessionkit/cookie'
 
 /** Options of the Bearer transport. */
@@ -84,14 +84,14 @@ export interface RefreshChannel {
 
 /** Refresh tokens in `X-Refresh-Token`; the client forgets them with the access token. */
 export function headerRefresh (expose: boolean): RefreshChannel {
+  const send = credentialHeaderWriter(REFRESH_HEADER, expose)
   return {
     read (request) {
       const value = request.headers[REFRESH_HEADER]
       return typeof value === 'string' ? value : undefined
     },
     write (_request, reply, token) {
-      reply.header(REFRESH_HEADER, token)
-      if (expose) exposeHeader(reply, REFRESH_HEADER)
+      send(reply, token)
     },
     clear () {}
   }

@@ -256,15 +256,16 @@ t.test('the response header is added to the Access-Control-Expose-Headers the ap
 })
 
 t.test('short-lived by default; options validated', async (t) => {
+  const reserved = 'Invalid option "header": must be letters, digits, "_" or "-", none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers'
   const app = await build(t)
   const response = await app.inject({ method: 'POST', url: '/fresh-link' })
   t.type(headerOf(response), 'string')
   for (const [options, message] of [
     [{ parameter: 's id' }, 'Invalid option "parameter": must be letters, digits, "_" or "-"'],
-    [{ header: 'x:id' }, 'Invalid option "header": must be letters, digits, "_" or "-", none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers'],
-    [{ header: 'cache-control' }, 'Invalid option "header": must be letters, digits, "_" or "-", none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers'],
-    [{ header: 'Location' }, 'Invalid option "header": must be letters, digits, "_" or "-", none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers'],
-    [{ header: 'content-length' }, 'Invalid option "header": must be letters, digits, "_" or "-", none of cookie, set-cookie, authorization, host, content-length, content-type, content-encoding, transfer-encoding, connection, cache-control, location, referrer-policy, access-control-expose-headers']
+    [{ header: 'x:id' }, reserved],
+    [{ header: 'cache-control' }, reserved],
+    [{ header: 'Location' }, reserved],
+    [{ header: 'content-length' }, reserved]
   ] as const) {
     const bad = Fastify()
     t.teardown(() => bad.close())
