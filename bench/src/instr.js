@@ -1,4 +1,4 @@
-// pnpm --filter @sessionkit/bench run instr <read|write|update|plain> <contender>[:VARIABLE...]... [--requests=N] [--windows=N] [--warmup=N] [--settle=N] [--functions]
+// pnpm --filter @sessionkit/bench run instr <read|write|update|plain> <contender>[:VARIABLE...]... [--requests=N] [--windows=N] [--warmup=N] [--settle=N] [--servers=N] [--functions]
 // Instructions per request, counted by valgrind's callgrind in each contender's server: nearly the
 // same count for the same code and load however busy the machine is, where req/s moves by 10 % and
 // more. Each server runs under valgrind; it gets `--warmup` requests with nothing counted (its code
@@ -8,7 +8,9 @@
 // time instructions wait on memory; a proxy for CPU time, not a measure of it (bench/README.md,
 // "Instructions per request"). `--functions` adds where the second contender spends more (or
 // fewer) instructions than the first, per request, by function; code V8 compiled at run time is
-// named from V8's own map of it (`--perf-basic-prof`).
+// named from V8's own map of it (`--perf-basic-prof`). `--servers=N` measures each contender in N
+// servers, one after the other, and takes the median server: one process now and then settles on
+// costlier code than the others (bench/README.md, "Instructions per request").
 import autocannon from 'autocannon'
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -27,8 +29,9 @@ const requests = Number(options.requests ?? 5_000)
 const warmup = Number(options.warmup ?? 20_000)
 const settle = Number(options.settle ?? 5_000)
 const windows = Number(options.windows ?? 3)
-if (ROUTES[scenario] === undefined || names.length === 0 || !(requests > 0) || !(warmup >= 0) || !(settle >= 0) || !(windows >= 1)) {
-  throw new Error('usage: instr <read|write|update|plain> <contender>[:VARIABLE...]... [--requests=N] [--windows=N] [--warmup=N] [--settle=N] [--functions]')
+const servers = Number(options.servers ?? 1)
+if (ROUTES[scenario] === undefined || names.length === 0 || !(requests > 0) || !(warmup >= 0) || !(settle >= 0) || !(windows >= 1) || !Number.isInteger(servers) || servers < 1) {
+  throw new Error('usage: instr <read|write|update|plain> <contender>[:VARIABLE...]... [--requests=N] [--windows=N] [--warmup=N] [--settle=N] [--servers=N] [--functions]')
 }
 try {
   await run('valgrind', ['--version'])
@@ -113,13 +116,20 @@ async function functions (dump, served, map) {
   return rows
 }
 
+const thousands = (value) => Math.round(value / 100) / 10
 const results = []
-for (const name of names) results.push(await count(name))
+for (const name of names) {
+  const measured = []
+  for (let server = 0; server < servers; server++) measured.push(await count(name))
+  // the median server, with every server's figure beside it
+  const middle = [...measured].sort((a, b) => a.perRequest - b.perRequest)[Math.floor(servers / 2)]
+  results.push({ ...middle, servers: measured.map((one) => one.perRequest) })
+}
 const [first] = results
-console.log(`${scenario}: instructions per request (callgrind; ${warmup} + ${settle} requests before counting, then the median of ${windows} windows of ${requests})`)
-for (const { name, perRequest, spread } of results) {
-  const windowsOf = spread.map((value) => Math.round(value / 100) / 10).join(' / ')
-  console.log(`${name.padEnd(40)} ${Math.round(perRequest).toLocaleString('en').padStart(10)}   x ${first.name}: ${(perRequest / first.perRequest).toFixed(3)}   (windows: ${windowsOf} k)`)
+console.log(`${scenario}: instructions per request (callgrind; ${warmup} + ${settle} requests before counting, then the median of ${windows} windows of ${requests}${servers > 1 ? `; the median of ${servers} servers` : ''})`)
+for (const { name, perRequest, spread, servers: each } of results) {
+  const detail = servers > 1 ? `servers: ${each.map(thousands).join(' / ')} k` : `windows: ${spread.map(thousands).join(' / ')} k`
+  console.log(`${name.padEnd(40)} ${Math.round(perRequest).toLocaleString('en').padStart(10)}   x ${first.name}: ${(perRequest / first.perRequest).toFixed(3)}   (${detail})`)
 }
 if (options.functions !== undefined && results.length >= 2) {
   const [a, b] = results
