@@ -1,4 +1,4 @@
-// pnpm --filter @sessionkit/bench run instr <read|write|update|plain> <contender>[:VARIABLE...]... [--requests=N] [--windows=N] [--warmup=N] [--settle=N] [--servers=N] [--functions]
+// pnpm --filter @sessionkit/bench run instr <read|write|update|plain> <contender>[:VARIABLE...]... [--requests=N] [--windows=N] [--warmup=N] [--settle=N] [--servers=N] [--functions [--rows=N]]
 // Instructions per request, counted by valgrind's callgrind in each contender's server: nearly the
 // same count for the same code and load however busy the machine is, where req/s moves by 10 % and
 // more. Each server runs under valgrind; it gets `--warmup` requests with nothing counted (its code
@@ -8,9 +8,10 @@
 // time instructions wait on memory; a proxy for CPU time, not a measure of it (bench/README.md,
 // "Instructions per request"). `--functions` adds where the second contender spends more (or
 // fewer) instructions than the first, per request, by function; code V8 compiled at run time is
-// named from V8's own map of it (`--perf-basic-prof`). `--servers=N` measures each contender in N
-// servers, one after the other, and takes the median server: one process now and then settles on
-// costlier code than the others (bench/README.md, "Instructions per request").
+// named from V8's own map of it (`--perf-basic-prof`), the largest 30 (`--rows=N`: N).
+// `--servers=N` measures each contender in N servers, one after the other, and takes the median
+// server: one process now and then settles on costlier code than the others (bench/README.md,
+// "Instructions per request").
 import autocannon from 'autocannon'
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -31,7 +32,7 @@ const settle = Number(options.settle ?? 5_000)
 const windows = Number(options.windows ?? 3)
 const servers = Number(options.servers ?? 1)
 if (ROUTES[scenario] === undefined || names.length === 0 || !(requests > 0) || !(warmup >= 0) || !(settle >= 0) || !(windows >= 1) || !Number.isInteger(servers) || servers < 1) {
-  throw new Error('usage: instr <read|write|update|plain> <contender>[:VARIABLE...]... [--requests=N] [--windows=N] [--warmup=N] [--settle=N] [--servers=N] [--functions]')
+  throw new Error('usage: instr <read|write|update|plain> <contender>[:VARIABLE...]... [--requests=N] [--windows=N] [--warmup=N] [--settle=N] [--servers=N] [--functions [--rows=N]]')
 }
 try {
   await run('valgrind', ['--version'])
@@ -135,5 +136,5 @@ if (options.functions !== undefined && results.length >= 2) {
   const [a, b] = results
   console.log(`\ninstructions per request that ${b.name} spends beyond ${a.name}, by function`)
   const rows = perRequestRows({ perRequest: a.perFunction }, { perRequest: b.perFunction })
-  for (const [key, value] of rows.slice(0, 30)) console.log(`${Math.round(value).toString().padStart(8)}  ${key}`)
+  for (const [key, value] of rows.slice(0, Number(options.rows ?? 30))) console.log(`${Math.round(value).toString().padStart(8)}  ${key}`)
 }

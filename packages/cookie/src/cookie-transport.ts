@@ -166,11 +166,17 @@ export function readCookie (header: string | undefined, name: string): string | 
   if (header === undefined) return undefined
   let found: string | undefined
   let start = 0
+  // the first "=" at or after `start`, -1 when none is left. Searched again only once `start` has
+  // passed it, so that the header is scanned once: a search from every pair would scan a header
+  // of 16,000 ";" 16,000 times over (a millisecond of CPU per request)
+  let eq = header.indexOf('=')
   while (start < header.length) {
     let end = header.indexOf(';', start)
     if (end === -1) end = header.length
-    const eq = header.indexOf('=', start)
-    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) {
+    if (eq !== -1 && eq < start) eq = header.indexOf('=', start)
+    // no "=" left: no pair left
+    if (eq === -1) break
+    if (eq < end && header.slice(start, eq).trim() === name) {
       if (found !== undefined) throw new coreErrors.FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL()
       found = header.slice(eq + 1, end).trim()
     }

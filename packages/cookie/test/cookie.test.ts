@@ -114,6 +114,73 @@ t.test('two cookies of the session name: 400, never a guess', async (t) => {
   t.equal(readCookie('a=1;flag;b=2', 'sid'), undefined)
 })
 
+t.test('readCookie reads a Cookie header as splitting it on ";" and trimming each name and value would', async (t) => {
+  // the reference: each ";"-separated part with an "=" is a pair, its name and value trimmed
+  function reference (header: string, name: string): string | undefined {
+    let found: string | undefined
+    for (const part of header.split(';')) {
+      const eq = part.indexOf('=')
+      if (eq === -1 || part.slice(0, eq).trim() !== name) continue
+      if (found !== undefined) throw new Error('FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL')
+      found = part.slice(eq + 1).trim()
+    }
+    return found
+  }
+  const outcome = (read: () => string | undefined): string => {
+    try {
+      return `value ${JSON.stringify(read())}`
+    } catch (err) {
+      return `error ${(err as { code?: string }).code ?? (err as Error).message}`
+    }
+  }
+  const alphabet = ['sid', 'sid', 'sidx', 'xsid', 's', '=', '=', '=', ';', ';', ';', ' ', '\t', 'a', 'v.1-_', '"', '\u00a0']
+  let seed = 11
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31
+    return seed % n
+  }
+  for (let i = 0; i < 20_000; i++) {
+    let header = ''
+    const length = random(10)
+    for (let j = 0; j < length; j++) header += alphabet[random(alphabet.length)]
+    const got = outcome(() => readCookie(header, 'sid'))
+    const want = outcome(() => reference(header, 'sid'))
+    if (got !== want) {
+      t.fail(`${JSON.stringify(header)}: read ${got}, reference ${want}`)
+      return
+    }
+  }
+  t.pass('20,000 random headers read alike')
+})
+
+t.test('readCookie scans a header once, however many parts it has', async (t) => {
+  // a String whose indexOf counts the characters each search passes over
+  function counted (text: string): { header: string, scanned: () => number } {
+    let scanned = 0
+    const header = Object.assign(Object(text), {
+      indexOf (search: string, from = 0): number {
+        const at = text.indexOf(search, from)
+        scanned += (at === -1 ? text.length : at + 1) - from
+        return at
+      }
+    })
+    return { header: header as unknown as string, scanned: () => scanned }
+  }
+  const headers: Array<[string, string | undefined]> = [
+    [';'.repeat(16_000), undefined],
+    ['a;'.repeat(8_000), undefined],
+    ['a;'.repeat(8_000) + 'sid=x', 'x'],
+    ['a;'.repeat(5_000) + 'b=1;'.repeat(1_500), undefined],
+    ['sid=x;' + ' ;'.repeat(8_000), 'x']
+  ]
+  for (const [text, value] of headers) {
+    const { header, scanned } = counted(text)
+    t.equal(readCookie(header, 'sid'), value)
+    // each character at most once by the search for ";" and once by the search for "="
+    t.ok(scanned() <= 2 * text.length, `${text.slice(0, 12)}… (${text.length} characters): ${scanned()} scanned`)
+  }
+})
+
 t.test('the CSRF guard refuses cross-site unsafe requests', async (t) => {
   const { app } = await build(t, { csrf: { allowedOrigins: ['https://partner.test'] } })
   const cases: Array<[string, Record<string, string>, number]> = [

@@ -72,11 +72,14 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
     let found: string | undefined
     // as URLSearchParams does, one leading "?" is not part of the first name
     let start = query.startsWith('?') ? 1 : 0
+    // the first "=" at or after `start` (-1: none left), searched again only once passed: the
+    // query is scanned once however many pairs it holds, as in the cookie transport's readCookie
+    let eq = query.indexOf('=', start)
     while (start < query.length) {
       let end = query.indexOf('&', start)
       if (end === -1) end = query.length
       if (end > start) {
-        const eq = query.indexOf('=', start)
+        if (eq !== -1 && eq < start) eq = query.indexOf('=', start)
         found = eq === -1 || eq > end
           ? claim(found, query.slice(start, end), '')
           : claim(found, query.slice(start, eq), query.slice(eq + 1, end))

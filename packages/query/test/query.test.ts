@@ -208,6 +208,35 @@ t.test('the query is read exactly as URLSearchParams reads it, with or without a
   t.equal(transport.read({ url: '/r' } as unknown as import('fastify').FastifyRequest), undefined, 'no query at all')
 })
 
+t.test('the query is scanned once, however many pairs it has', async (t) => {
+  const transport = queryTransport()
+  // a URL whose query (its slice after "?") counts the characters each indexOf passes over
+  function counted (url: string): { request: import('fastify').FastifyRequest, scanned: () => number } {
+    let scanned = 0
+    const counting = (text: string): string => Object.assign(Object(text), {
+      indexOf (search: string, from = 0): number {
+        const at = text.indexOf(search, from)
+        scanned += (at === -1 ? text.length : at + 1) - from
+        return at
+      }
+    }) as unknown as string
+    const whole = Object.assign(Object(url), { slice: (from: number) => counting(url.slice(from)) })
+    return { request: { url: whole } as unknown as import('fastify').FastifyRequest, scanned: () => scanned }
+  }
+  const urls: Array<[string, string | undefined]> = [
+    ['/r?' + 'a&'.repeat(8_000), undefined],
+    ['/r?' + 'a&'.repeat(8_000) + 'sid=x', 'x'],
+    ['/r?' + 'a&'.repeat(5_000) + 'b=1&'.repeat(1_500), undefined],
+    ['/r?sid=x&' + 'a&'.repeat(8_000), 'x']
+  ]
+  for (const [url, value] of urls) {
+    const { request, scanned } = counted(url)
+    t.equal(transport.read(request), value)
+    // each character at most once by the search for "&" and once by the search for "=" (and "?")
+    t.ok(scanned() <= 2 * url.length, `${url.slice(0, 12)}… (${url.length} characters): ${scanned()} scanned`)
+  }
+})
+
 t.test('a valid credential in a header or cookie is not a session', async (t) => {
   const app = await build(t)
   const sid = await login(app)
