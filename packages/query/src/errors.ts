@@ -20,5 +20,11 @@ export const errors = {
     'FST_SESSIONKIT_UNREDACTED_LOGS',
     'Route %s would log the query credential: a child logger factory was set after @sessionkit/query in its scope. Set it before registering the plugin, which then wraps it',
     500
+  ),
+  /** A not-found handler set before the plugin, at its level, would log the credential of a request no route matches. */
+  FST_SESSIONKIT_UNREDACTED_NOT_FOUND: createError(
+    'FST_SESSIONKIT_UNREDACTED_NOT_FOUND',
+    'Requests under %s that no route matches would log the query credential: a not-found handler was set there before @sessionkit/query. Set it after registering the plugin',
+    500
   )
 } as const

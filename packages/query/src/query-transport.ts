@@ -47,10 +47,12 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
   const lower = parameter.toLowerCase()
   // added to Access-Control-Expose-Headers beside what the app lists there, never in its place
   const send = credentialHeaderWriter(header.toLowerCase(), true)
-  // the parameter in any case and with any bracket suffix, as its name=value pair
-  const source = `(^|[?&])(${parameter.replace(/-/g, '\\-')}(?:\\[[^&=]*\\]|%5B[^&=]*%5D)?)=[^&#]*`
-  const pairs = new RegExp(source, 'gi')
-  const carries = new RegExp(source, 'i')
+  // the parameter in any case and with any bracket suffix, as its name=value pair: to the next "&"
+  // in a request's URL (where the read takes a "#" as part of the value), and to a fragment too in
+  // a Location header
+  const name = `(^|[?&])(${parameter.replace(/-/g, '\\-')}(?:\\[[^&=]*\\]|%5B[^&=]*%5D)?)=`
+  const pairs = new RegExp(name + '[^&]*', 'gi')
+  const carries = new RegExp(name + '[^&#]*', 'i')
 
   /** Refused rather than guessed: the parameter repeated, in another case, or as an array or object. */
   function claim (found: string | undefined, key: string, value: string): string | undefined {
@@ -89,9 +91,48 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
     return found
   }
 
-  /** The URL with the credential replaced by `[redacted]`: what logs may see. */
+  /** Whether a name in a query as sent is the parameter's once decoded as the read decodes it. */
+  function isParameter (raw: string): boolean {
+    const key = (raw.includes('%') ? new URLSearchParams(raw).keys().next().value as string : raw).toLowerCase()
+    return key === lower || key.startsWith(lower + '[')
+  }
+
+  /**
+   * The URL with the credential replaced by `[redacted]`: what logs may see. A query with a "%"
+   * is redacted pair by pair, each name decoded first: `?%73id=` is read as `sid`, so it is
+   * redacted as `sid`.
+   */
   function redact (url: string): string {
-    return url.replace(pairs, '$1$2=[redacted]')
+    const mark = url.indexOf('?')
+    if (mark === -1 || !url.includes('%', mark)) return url.replace(pairs, '$1$2=[redacted]')
+    return url.slice(0, mark + 1) + url.slice(mark + 1).split('&').map((pair) => {
+      const eq = pair.indexOf('=')
+      return eq !== -1 && isParameter(pair.slice(0, eq)) ? pair.slice(0, eq) + '=[redacted]' : pair
+    }).join('&')
+  }
+
+  /**
+   * Requests that no route matches are answered by Fastify's not-found handler, in a context made
+   * with the instance (its log lines through the child logger factory of that time) and with the
+   * raw URL in its message and answer. Where the plugin's scope is a not-found level of its own (the
+   * root, or a scope with a prefix of its own: a scope without one shares its parent's), that
+   * handler is made again as Fastify makes its default one, now, with the URL redacted before it
+   * runs. A not-found handler the app set before the plugin at that level cannot be made again:
+   * with a logger, registration fails rather than log the credential; without one, it stays.
+   */
+  function redactNotFound (fastify: FastifyInstance, logging: boolean): void {
+    // an instance of Fastify inherits from its parent; the root from no instance
+    if (fastify.prefix === (Object.getPrototypeOf(fastify) as { prefix?: string }).prefix) return
+    const redactUrl = function (request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
+      request.raw.url = redact(request.raw.url as string)
+      done()
+    }
+    try {
+      // no handler: Fastify's default one, as Fastify installs it for every instance
+      ;(fastify.setNotFoundHandler as unknown as (options: object) => void)({ preHandler: redactUrl })
+    } catch {
+      if (logging) throw new errors.FST_SESSIONKIT_UNREDACTED_NOT_FOUND(fastify.prefix === '' ? '/' : fastify.prefix)
+    }
   }
 
   return {
@@ -120,11 +161,12 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
         reply.header('referrer-policy', 'no-referrer')
         reply.header('cache-control', 'no-store, private')
         const location = reply.getHeader('location')
-        if (typeof location === 'string' && carries.test(location)) {
+        // a name with a "%" may decode to the parameter's
+        if (typeof location === 'string' && (carries.test(location) || location.includes('%'))) {
           const own = new URL(`${request.protocol}://${request.host}`)
-          const target = new URL(location, own)
-          // a redirect to another origin never carries the credential
-          if (target.origin !== own.origin) {
+          const target = URL.parse(location, own.href)
+          // a redirect to another origin never carries the credential (one that is no URL goes nowhere)
+          if (target !== null && target.origin !== own.origin) {
             for (const key of [...target.searchParams.keys()]) {
               if (key.toLowerCase().startsWith(lower)) target.searchParams.delete(key)
             }
@@ -136,7 +178,9 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
       // Fastify logs req.url with every request; a child logger whose req serializer redacts it.
       // A logger whose children are itself (Fastify's with `logger: false`) takes no serializers and
       // logs nothing: a factory there would only cost every request of the scope a call.
-      if (fastify.log.child({}) === fastify.log) return
+      const logging = fastify.log.child({}) !== fastify.log
+      redactNotFound(fastify, logging)
+      if (!logging) return
       // a factory the app set before is wrapped; one set after would undo the redaction, which
       // every route of the scope is checked for as it is added
       const previous = fastify.childLoggerFactory

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { request as httpRequest } from 'node:http'
+import { connect } from 'node:net'
 import { queryTransport, sessionkitQuery, type QuerySessionOptions } from '@sessionkit/query'
 import { headerOf, SECRET } from './fixtures/harness.js'
 
@@ -77,6 +78,123 @@ t.test('the credential is in no log line', async (t) => {
   t.notOk(text.includes(sid.slice(0, 43)), 'nor its token')
 })
 
+t.test('a request no route matches, or one sent to the not-found handler, logs no credential and is answered none', async (t) => {
+  const logs: string[] = []
+  const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => logs.push(line) } } })
+  t.teardown(() => app.close())
+  await app.register(sessionkitQuery, { secret: SECRET })
+  app.post('/login', async (request) => {
+    request.session.set('userId', 'alice')
+    return { ok: true }
+  })
+  app.get('/gone', async (_request, reply) => reply.callNotFound())
+  const sid = headerOf(await app.inject({ method: 'POST', url: '/login' })) as string
+  for (const url of [`/nowhere?sid=${sid}`, `/nowhere?tab=1&SID=${sid}&x=2`, `/gone?sid=${sid}`, `/nowhere?%73id=${sid}`]) {
+    const response = await app.inject({ method: 'GET', url })
+    t.equal(response.statusCode, 404, url.slice(0, 16))
+    t.notOk(response.body.includes(sid.slice(0, 43)), 'not in the answer')
+    t.equal(response.headers['cache-control'], 'no-store, private')
+  }
+  const text = logs.join('')
+  t.match(text, /"url":"\/nowhere\?sid=\[redacted\]"/, 'the incoming request, redacted')
+  t.match(text, /Route GET:\/nowhere\?sid=\[redacted\] not found/, 'Fastify\'s not-found line, redacted')
+  t.match(text, /Route GET:\/gone\?sid=\[redacted\] not found/, 'the same through reply.callNotFound()')
+  t.match(text, /"url":"\/nowhere\?%73id=\[redacted\]"/, 'a name with "%" decoded before it is matched')
+  t.notOk(text.includes(sid.slice(0, 43)), 'no token in any line')
+  t.notOk(text.includes(sid.slice(44)), 'no signature in any line')
+})
+
+t.test('a name with "%" that decodes to the parameter is read as it, and redacted as it', async (t) => {
+  const logs: string[] = []
+  const app = await build(t, {}, logs)
+  const sid = await login(app)
+  t.equal((await app.inject({ method: 'GET', url: `/me?%73id=${sid}` })).statusCode, 200, 'read as sid, as URLSearchParams reads it')
+  t.equal((await app.inject({ method: 'GET', url: `/me?%73ID=${sid}` })).statusCode, 400, 'in another case: ambiguous')
+  t.equal((await app.inject({ method: 'GET', url: `/me?tab=%41&sid%5b1%5d=${sid}&x` })).statusCode, 400, 'as an array: ambiguous')
+  const text = logs.join('')
+  t.match(text, /"url":"\/me\?%73id=\[redacted\]"/)
+  t.match(text, /"url":"\/me\?%73ID=\[redacted\]"/)
+  t.match(text, /"url":"\/me\?tab=%41&sid%5b1%5d=\[redacted\]&x"/)
+  t.notOk(text.includes(sid.slice(0, 43)), 'no token in any line')
+})
+
+t.test('a "#" in a request target is part of the value the read takes, and of what is redacted', async (t) => {
+  const logs: string[] = []
+  const app = await build(t, {}, logs)
+  const sid = await login(app)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const status = await new Promise<number>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(`GET /me?sid=%23${sid}#${sid} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`))
+    let answer = ''
+    socket.on('data', (chunk) => { answer += String(chunk) })
+    socket.on('end', () => resolve(Number(answer.split(' ')[1])))
+    socket.on('error', reject)
+  })
+  t.equal(status, 401, 'no credential of that shape')
+  t.notOk(logs.join('').includes(sid.slice(0, 43)), 'no token in any line')
+  t.match(logs.join(''), /"url":"\/me\?sid=\[redacted\]"/)
+})
+
+t.test('a not-found handler the app sets after the plugin logs through the redacting logger', async (t) => {
+  const logs: string[] = []
+  const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => logs.push(line) } } })
+  t.teardown(() => app.close())
+  await app.register(sessionkitQuery, { secret: SECRET })
+  app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ missing: true }))
+  const response = await app.inject({ method: 'GET', url: `/nowhere?sid=${'a'.repeat(43)}.${'b'.repeat(43)}` })
+  t.same(response.json(), { missing: true }, 'the app\'s handler answers')
+  t.match(logs.join(''), /"url":"\/nowhere\?sid=\[redacted\]"/)
+  t.notOk(logs.join('').includes('a'.repeat(43)))
+})
+
+t.test('a not-found handler set before the plugin: refused with a logger, left alone without', async (t) => {
+  const logged = Fastify({ logger: { level: 'info', stream: { write: () => {} } } })
+  t.teardown(() => logged.close())
+  logged.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ missing: true }))
+  logged.register(sessionkitQuery, { secret: SECRET })
+  await t.rejects(async () => await logged.ready(), { code: 'FST_SESSIONKIT_UNREDACTED_NOT_FOUND', statusCode: 500, message: /Requests under \/ that no route matches would log the query credential/ })
+
+  const scoped = Fastify({ logger: { level: 'info', stream: { write: () => {} } } })
+  t.teardown(() => scoped.close())
+  scoped.register(async (api) => {
+    api.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ missing: true }))
+    await api.register(sessionkitQuery, { secret: SECRET })
+  }, { prefix: '/api' })
+  await t.rejects(async () => await scoped.ready(), { code: 'FST_SESSIONKIT_UNREDACTED_NOT_FOUND', message: /Requests under \/api that no route matches/ })
+
+  const silent = Fastify()
+  t.teardown(() => silent.close())
+  silent.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ missing: true }))
+  await silent.register(sessionkitQuery, { secret: SECRET })
+  t.same((await silent.inject({ method: 'GET', url: '/nowhere?sid=x' })).json(), { missing: true }, 'no logger: nothing to log, the app\'s handler stays')
+})
+
+t.test('the not-found handler is made again only at a level of its own: the root, or a scope with a prefix', async (t) => {
+  const logs: string[] = []
+  const credential = `${'a'.repeat(43)}.${'b'.repeat(43)}`
+  const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => logs.push(line) } } })
+  t.teardown(() => app.close())
+  await app.register(async (api) => {
+    await api.register(sessionkitQuery, { secret: SECRET })
+    api.get('/me', async () => ({ ok: true }))
+  }, { prefix: '/api' })
+  await app.register(async (scope) => {
+    // a scope without a prefix shares the root's not-found handler: left alone, its hook stays its own
+    scope.addHook('onRequest', async (_request, reply) => reply.code(401).send({ scoped: true }))
+    await scope.register(sessionkitQuery, { secret: SECRET, parameter: 'token' })
+    scope.get('/inner', async () => ({ ok: true }))
+  })
+  const api = await app.inject({ method: 'GET', url: `/api/nowhere?sid=${credential}` })
+  t.equal(api.statusCode, 404)
+  t.notOk(api.body.includes('a'.repeat(43)), 'under the prefix: the answer redacted')
+  t.match(logs.join(''), /Route GET:\/api\/nowhere\?sid=\[redacted\] not found/)
+  t.notOk(logs.join('').includes('a'.repeat(43)), 'and no line with the credential')
+  const root = await app.inject({ method: 'GET', url: '/elsewhere' })
+  t.equal(root.statusCode, 404, 'the root\'s not-found handler, without the unprefixed scope\'s hook')
+  t.equal((await app.inject({ method: 'GET', url: '/inner' })).statusCode, 401, 'the unprefixed scope keeps its hook')
+})
+
 t.test('the redacting child logger is installed only where there is a logger to redact for', async (t) => {
   const silent = await build(t)
   t.equal(silent.childLoggerFactory, Fastify().childLoggerFactory, 'logger: false: Fastify\'s own factory, no call per request')
@@ -123,6 +241,20 @@ t.test('a redirect to another host carries no sid; a same-origin one keeps it', 
   t.equal(out.headers.location, 'https://partner.test/landing?x=1')
   const inside = await app.inject({ method: 'GET', url: '/redirect-in' })
   t.equal(inside.headers.location, '/me?sid=keep')
+})
+
+t.test('a redirect to another host carries no parameter that decodes to sid; a Location that is no URL is left as it is', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(sessionkitQuery, { secret: SECRET })
+  app.get('/out', async (_request, reply) => reply.redirect('https://partner.test/landing?%73id=leak&SiD%5B%5D=leak&x=%41'))
+  app.get('/in', async (_request, reply) => reply.redirect('/me?%73id=keep'))
+  app.get('/broken', async (_request, reply) => reply.redirect('http://%zz/?sid=x'))
+  t.equal((await app.inject({ method: 'GET', url: '/out' })).headers.location, 'https://partner.test/landing?x=A')
+  t.equal((await app.inject({ method: 'GET', url: '/in' })).headers.location, '/me?%73id=keep')
+  const broken = await app.inject({ method: 'GET', url: '/broken' })
+  t.equal(broken.statusCode, 302)
+  t.equal(broken.headers.location, 'http://%zz/?sid=x', 'no browser follows it')
 })
 
 t.test('reply.sessionUrl builds same-origin links only', async (t) => {
