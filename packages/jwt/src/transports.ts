@@ -31,8 +31,24 @@ function bearerToken (header: string): string {
 }
 
 /**
+ * Whether a request sent `Authorization` more than once. Node keeps the first and drops the others
+ * from `request.headers`, which would let the first one win unseen: the raw header list says.
+ */
+function repeatsAuthorization (raw: string[]): boolean {
+  let seen = false
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string
+    // as clients spell it, compared before anything is lower-cased
+    if (name.length !== 13 || (name !== 'authorization' && name !== 'Authorization' && name.toLowerCase() !== 'authorization')) continue
+    if (seen) return true
+    seen = true
+  }
+  return false
+}
+
+/**
  * The token in `Authorization: Bearer <token>`; new tokens in `X-Session-Token`. Strict: one
- * scheme, one token, case-insensitive `Bearer`. Anything else in `Authorization` (`Basic x`,
+ * header, one scheme, one token, case-insensitive `Bearer`. Anything else in `Authorization` (`Basic x`,
  * `Bearer` alone, two tokens) is a credential that fails, never a 500.
  */
 export function bearerTransport (options: BearerTransportOptions = {}): Transport {
@@ -54,6 +70,8 @@ export function bearerTransport (options: BearerTransportOptions = {}): Transpor
     read (request: FastifyRequest) {
       const header = request.headers.authorization
       if (header === undefined) return undefined
+      // two Authorization headers: refused, never the first taken on trust
+      if (repeatsAuthorization(request.raw.rawHeaders)) throw new errors.FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL()
       return bearerToken(header)
     },
     write (_request: FastifyRequest, reply: FastifyReply, credential: string) {

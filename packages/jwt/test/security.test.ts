@@ -268,10 +268,37 @@ t.test('the Bearer transport reads exactly what /^Bearer (.+)$/is matches (white
   }
   let mismatches = 0
   for (const authorization of headers) {
-    if (transport.read({ headers: { authorization } } as never) !== oracle(authorization)) mismatches++
+    if (transport.read({ headers: { authorization }, raw: { rawHeaders: ['Host', 'x', 'Authorization', authorization] } } as never) !== oracle(authorization)) mismatches++
   }
   t.equal(mismatches, 0, `${headers.length} headers`)
   t.equal(transport.read({ headers: {} } as never), undefined, 'no header, no credential')
+})
+
+t.test('two Authorization headers: 400, whichever holds the valid token (Node keeps only the first in request.headers)', async (t) => {
+  const { app } = await buildJwtApp(t)
+  const { access } = await login(app)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const get = async (headers: string): Promise<string> => await new Promise((resolve, reject) => {
+    const socket = new Socket()
+    socket.connect(port, '127.0.0.1', () => socket.end(`GET /me HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers}Connection: close\r\n\r\n`))
+    let answer = ''
+    socket.on('data', (chunk) => { answer += String(chunk) })
+    socket.on('end', () => resolve(answer))
+    socket.on('error', reject)
+  })
+  const statusOf = (answer: string): number => Number(answer.split(' ')[1])
+  t.equal(statusOf(await get(`Authorization: Bearer ${access}\r\n`)), 200, 'one header')
+  for (const [label, headers] of <Array<[string, string]>>[
+    ['the valid one first', `Authorization: Bearer ${access}\r\nAuthorization: Bearer other\r\n`],
+    ['the valid one second', `Authorization: Bearer other\r\nAuthorization: Bearer ${access}\r\n`],
+    ['the same one twice, names in other cases', `authorization: Bearer ${access}\r\nAUTHORIZATION: Bearer ${access}\r\n`]
+  ]) {
+    const answer = await get(headers)
+    t.equal(statusOf(answer), 400, label)
+    t.match(answer, /"code":"FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL"/)
+  }
+  t.equal(statusOf(await get(`Authorization: Bearer ${access}\r\nX-Authorization: Bearer other\r\n`)), 200, 'another header whose name ends alike')
 })
 
 t.test('Bearer with no token, Basic, two tokens: 401, never 500', async (t) => {
