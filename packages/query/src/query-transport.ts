@@ -12,6 +12,18 @@ export interface QueryTransportOptions {
 
 const NAME = /^[A-Za-z0-9_-]+$/
 
+/** An origin that no path of an app can name: what `isSameOriginPath` resolves paths against. */
+const PROBE = 'http://sessionkit.invalid'
+
+/**
+ * Whether a browser takes `path` to the page's own origin. Checked as browsers read it (the WHATWG
+ * URL parser), not by its first characters: they drop tabs and newlines anywhere and read `\` as
+ * `/`, so `/\t/evil.test` and `/\\evil.test` lead to another host as `//evil.test` does.
+ */
+function isSameOriginPath (path: string): boolean {
+  return path.startsWith('/') && URL.parse(path, PROBE)?.origin === PROBE
+}
+
 declare module 'fastify' {
   interface FastifyReply {
     /**
@@ -140,9 +152,7 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
     onInvalid: 'reject',
     setup (fastify: FastifyInstance) {
       fastify.decorateReply('sessionUrl', function sessionUrl (this: FastifyReply, path: string): string {
-        if (typeof path !== 'string' || !path.startsWith('/') || path.startsWith('//') || path.startsWith('/\\')) {
-          throw new errors.FST_SESSIONKIT_FOREIGN_URL()
-        }
+        if (typeof path !== 'string' || !isSameOriginPath(path)) throw new errors.FST_SESSIONKIT_FOREIGN_URL()
         const { session } = this.request
         const credential = sessionCredential(session)
         if (credential === null) {

@@ -20,6 +20,7 @@ async function build (t: Test, options: Partial<QuerySessionOptions> = {}, logs?
   })
   app.get('/link', async (request, reply) => ({ link: reply.sessionUrl('/me?tab=1#top'), plain: reply.sessionUrl('/me') }))
   app.get('/bad-link', async (_request, reply) => ({ link: reply.sessionUrl('//evil.test/me') }))
+  app.get<{ Querystring: { path: string } }>('/any-link', async (request, reply) => ({ link: reply.sessionUrl(request.query.path) }))
   app.post('/fresh-link', async (request, reply) => {
     const empty = reply.sessionUrl('/me')
     request.session.set('n', 1)
@@ -265,6 +266,17 @@ t.test('reply.sessionUrl builds same-origin links only', async (t) => {
   const bad = await app.inject({ method: 'GET', url: `/bad-link?sid=${sid}` })
   t.equal(bad.statusCode, 500)
   t.equal(bad.json().code, 'FST_SESSIONKIT_FOREIGN_URL')
+  // what a browser reads as another host, however the path begins; each checked against the
+  // browser's own reading (WHATWG URL) as well
+  for (const path of ['//evil.test', '/\\evil.test', '/\t/evil.test/x', '/\n/evil.test', '/\r\n/evil.test', '/\t\\evil.test', 'https://evil.test/', 'evil.test', ' /me', '\t//evil.test']) {
+    t.ok(!path.startsWith('/') || new URL(path, 'https://app.test').origin !== 'https://app.test', `${JSON.stringify(path)}: not a path, or a browser leaves the origin`)
+    const response = await app.inject({ method: 'GET', url: `/any-link?sid=${sid}&path=${encodeURIComponent(path)}` })
+    t.equal(response.json().code, 'FST_SESSIONKIT_FOREIGN_URL', JSON.stringify(path))
+  }
+  for (const path of ['/', '/me', '/a\\b', '/%2F/evil.test', '/ /evil.test', '/me?x=//evil.test#//evil.test']) {
+    const response = await app.inject({ method: 'GET', url: `/any-link?sid=${sid}&path=${encodeURIComponent(path)}` })
+    t.equal(new URL(response.json().link, 'https://app.test').origin, 'https://app.test', `${JSON.stringify(path)}: a same-origin link`)
+  }
   const fresh = await app.inject({ method: 'POST', url: '/fresh-link' })
   const { empty, before, after } = fresh.json()
   t.equal(empty, '/me', 'an empty new session: nothing to carry')
