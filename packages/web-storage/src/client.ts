@@ -164,6 +164,9 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
 
   /** Takes what the server said about the credential: a new one, or an empty header (forget it). */
   function follow (response: Response, held: StoredCredential | null): StoredCredential | null {
+    // an answer from another origin, at the end of a redirect, says nothing about this session
+    // (`url` is empty only for a response a custom `fetch` made up)
+    if (response.url !== '' && !allowed.has(new URL(response.url).origin)) return held
     const issued = response.headers.get(credentialHeader)
     const refresh = response.headers.get('x-refresh-token')
     if (issued === null) return held
@@ -177,11 +180,16 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
     return next
   }
 
-  function attach (request: Request, held: StoredCredential): Request {
+  /**
+   * The request with the credential in its header. A redirect would take that header along to
+   * wherever it points (fetch keeps custom headers across origins), so the request refuses to
+   * follow one unless the caller chose `redirect` itself.
+   */
+  function attach (request: Request, held: StoredCredential, redirect: RequestRedirect): Request {
     const headers = new Headers(request.headers)
     if (mechanism === 'jwt') headers.set('authorization', `Bearer ${held.credential}`)
     else headers.set(credentialHeader, held.credential)
-    return new Request(request, { headers })
+    return new Request(request, { headers, redirect })
   }
 
   /** One refresh at a time: every caller that finds the token expired waits on the same one. */
@@ -195,7 +203,7 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
 
   async function renew (held: StoredCredential): Promise<StoredCredential | null> {
     try {
-      const response = await send(new URL(refreshUrl, base), { method: 'POST', headers: { 'x-refresh-token': held.refresh as string } })
+      const response = await send(new URL(refreshUrl, base), { method: 'POST', headers: { 'x-refresh-token': held.refresh as string }, redirect: 'error' })
       if (response.status !== 200) {
         forget()
         return null
@@ -221,13 +229,14 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
     if (!allowed.has(new URL(request.url).origin)) return send(request)
     const held = await current()
     if (held === null) return afterward(await send(request), null)
+    const redirect = init?.redirect ?? 'error'
     const retry = mechanism === 'jwt' && held.refresh !== null ? request.clone() : null
-    const response = await send(attach(request, held))
+    const response = await send(attach(request, held, redirect))
     if (response.status === 401 && retry !== null && refused(response)) {
       // an expired or revoked token: one refresh (or the token another tab just stored), one retry
       const latest = load()
       const renewed = latest !== null && latest.credential !== held.credential ? latest : await refresh(held)
-      return renewed === null ? response : afterward(await send(attach(retry, renewed)), renewed)
+      return renewed === null ? response : afterward(await send(attach(retry, renewed, redirect)), renewed)
     }
     // a refused credential comes back cleared (an empty header): follow() forgets it; any other
     // 401 (the app's own "log in first") leaves the session as it is

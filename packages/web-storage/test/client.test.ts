@@ -67,6 +67,27 @@ t.test('the credential goes to the app\'s origin and allowed ones only', async (
   t.same(leaving.filter(([, header]) => header !== null), [], 'no look-alike got the credential')
 })
 
+t.test('a request that carries the credential follows no redirect unless asked; an answer from another origin is not adopted', async (t) => {
+  const app = await server(t, 'header')
+  const other = await server(t, 'header')
+  const go = (to: string): string => `/go?to=${encodeURIComponent(to)}`
+  // anonymous: nothing to carry, the redirect is followed, and what the other origin says is not taken
+  const anonymous = client(t, { mechanism: 'header', baseUrl: app.base, storage: 'memory' })
+  const planted = await anonymous.fetch(go(`${other.base}/plant`))
+  t.same(await json(planted), { planted: true }, 'followed')
+  t.equal(anonymous.state().authenticated, false, 'another origin\'s credential header is not adopted')
+  const c = client(t, { mechanism: 'header', baseUrl: app.base, storage: 'memory' })
+  await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
+  const held = c.state()
+  await t.rejects(c.fetch(go(`${other.base}/me`)), TypeError, 'a redirect to another origin: refused')
+  t.same(other.seen.filter((headers) => headers['x-session-id'] !== undefined), [], 'and the credential never left')
+  await t.rejects(c.fetch(go('/me')), TypeError, 'a same-origin one too, by default')
+  t.same(await json(await c.fetch(go('/me'), { redirect: 'follow' })), { user: 'alice' }, 'followed when the caller asks')
+  await c.fetch(go(`${other.base}/plant`), { redirect: 'follow' })
+  t.same(c.state(), held, 'still the app\'s own credential')
+  t.equal((await c.fetch(go('/me'), { redirect: 'manual' })).status, 302, 'redirect: manual as asked')
+})
+
 t.test('a credential the server refuses is cleared; the app\'s own 401 leaves the session alone', async (t) => {
   const { base, clock } = await server(t, 'header')
   const c = client(t, { mechanism: 'header', baseUrl: base, storage: 'memory' })
