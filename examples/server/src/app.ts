@@ -59,7 +59,15 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     return reply.type('text/javascript; charset=utf-8').send(source)
   })
 
-  await app.register(async function sessionRoutes (scope) {
+  await sessionRoutes(app)
+  return app
+
+  /**
+   * The session plugin and the routes that use it, at the root rather than in a scope of their
+   * own: where a mechanism takes over how requests that no route matches are answered (the query
+   * one redacts their URL before Fastify logs or answers it), that is the root's not-found handler.
+   */
+  async function sessionRoutes (scope: FastifyInstance): Promise<void> {
     await registerSessions(scope, config, options.now)
 
     scope.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(demoPage(config.mechanisms, config.jwtTransport)))
@@ -120,8 +128,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
       const revoked = await scope.sessionkit.revokeUserSession(user, request.params.id)
       return revoked ? reply.code(204).send() : reply.code(404).send({ error: 'no such session' })
     })
-  })
-  return app
+  }
 }
 
 function prefsOf (request: FastifyRequest): Record<string, unknown> {

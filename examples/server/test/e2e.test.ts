@@ -260,6 +260,22 @@ t.test('jwt with SESSION_JWT_ENCRYPTION=on: tokens a client cannot read, refresh
   }
 })
 
+t.test('SESSION_MECHANISM=query: no log line holds the credential, a request no route matches included', async (t) => {
+  const lines: string[] = []
+  const app = await buildApp(readConfig({ SESSION_MECHANISM: 'query', SESSION_SECRET: 'e2e-secret-0123456789abcdef-0123456789abcdef' }), { logger: { level: 'info', stream: { write: (line: string) => lines.push(line) } } })
+  t.teardown(() => app.close())
+  const login = await app.inject({ method: 'POST', url: '/login', payload: { username: 'alice', password: 'alice-secret' } })
+  const sid = login.headers['x-session-id'] as string
+  t.match(sid, /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/)
+  t.equal((await app.inject(`/me?sid=${sid}`)).statusCode, 200)
+  const missing = await app.inject(`/no-such-page?sid=${sid}`)
+  t.equal(missing.statusCode, 404)
+  t.notOk(missing.body.includes(sid.slice(0, 43)), 'not in the answer')
+  const text = lines.join('')
+  t.match(text, /Route GET:\/no-such-page\?sid=\[redacted\] not found/)
+  t.notOk(text.includes(sid.slice(0, 43)), 'no token in any line')
+})
+
 t.test('a generated secret is logged as a warning', async (t) => {
   const lines: string[] = []
   const app = await buildApp(readConfig({}), { logger: { level: 'warn', stream: { write: (line: string) => lines.push(line) } } })
