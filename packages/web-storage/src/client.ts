@@ -258,7 +258,8 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
     state,
     async logout () {
       try {
-        await sessionFetch(new URL(logoutUrl, base), { method: 'POST' })
+        // a logout answered with a redirect (to a sign-in page, say) is done: not followed, not an error
+        await sessionFetch(new URL(logoutUrl, base), { method: 'POST', redirect: 'manual' })
       } finally {
         forget()
       }

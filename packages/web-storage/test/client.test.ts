@@ -86,6 +86,13 @@ t.test('a request that carries the credential follows no redirect unless asked; 
   await c.fetch(go(`${other.base}/plant`), { redirect: 'follow' })
   t.same(c.state(), held, 'still the app\'s own credential')
   t.equal((await c.fetch(go('/me'), { redirect: 'manual' })).status, 302, 'redirect: manual as asked')
+  // a logout answered with a redirect: done, neither followed nor an error
+  const leaving = client(t, { mechanism: 'header', baseUrl: app.base, storage: 'memory', logoutUrl: '/logout-then-home' })
+  await leaving.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"bob"}' })
+  const before = app.seen.length
+  await leaving.logout()
+  t.equal(leaving.state().authenticated, false)
+  t.same(app.seen.slice(before).map((headers) => headers.url), ['/logout-then-home'], 'the redirect not followed')
 })
 
 t.test('a credential the server refuses is cleared; the app\'s own 401 leaves the session alone', async (t) => {
