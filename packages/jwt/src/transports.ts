@@ -48,8 +48,9 @@ function repeatsAuthorization (raw: string[]): boolean {
 
 /**
  * The token in `Authorization: Bearer <token>`; new tokens in `X-Session-Token`. Strict: one
- * header, one scheme, one token, case-insensitive `Bearer`. Anything else in `Authorization` (`Basic x`,
- * `Bearer` alone, two tokens) is a credential that fails, never a 500.
+ * header, one scheme, one token, case-insensitive `Bearer`. Anything else in `Authorization`
+ * (`Basic x`, `Bearer` alone, two tokens) is a credential that fails, never a 500; two
+ * `Authorization` headers are a 400.
  */
 export function bearerTransport (options: BearerTransportOptions = {}): Transport {
   const { responseHeader = 'x-session-token', exposeHeader: expose = true } = options
