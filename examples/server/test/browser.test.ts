@@ -205,6 +205,50 @@ if (!existsSync(CHROMIUM)) {
     t.ok(seen.length >= 3)
   })
 
+  t.test('a redirect to another origin: a request with the credential refuses it; an anonymous one follows, and the answer is not taken for a credential', async (t) => {
+    const base = await start(t, 'header')
+    const seen: Array<string | undefined> = []
+    const elsewhere = Fastify()
+    t.teardown(() => elsewhere.close())
+    elsewhere.addHook('onRequest', async (request, reply) => {
+      seen.push(request.headers['x-session-id'] as string | undefined)
+      reply.header('access-control-allow-origin', '*').header('access-control-allow-headers', '*').header('access-control-expose-headers', 'x-session-id')
+    })
+    elsewhere.all('/echo', async () => ({ ok: true }))
+    // a credential-shaped header from another origin, readable by the page (exposed to CORS)
+    elsewhere.all('/plant', async (_request, reply) => reply.header('x-session-id', `${'p'.repeat(43)}.${'q'.repeat(43)}`).send({ planted: true }))
+    await elsewhere.listen({ port: 0, host: '127.0.0.1' })
+    const other = `http://localhost:${(elsewhere.server.address() as { port: number }).port}`
+    /** A page of its own, with an open redirect on the app's origin: /bounce/<name> to the other origin's /<name>. */
+    async function bouncing (): Promise<Page> {
+      const context = await browser.newContext()
+      t.teardown(() => context.close())
+      const page = await context.newPage()
+      await page.route(`${base}/bounce/*`, (route) => route.fulfill({ status: 302, headers: { location: `${other}/${route.request().url().split('/').pop() as string}` } }))
+      await page.goto(`${base}/`)
+      await ready(page)
+      return page
+    }
+    const holder = await bouncing()
+    await logIn(holder)
+    const held = await holder.evaluate(async () => {
+      const client = (window as unknown as { sessionClient: { fetch: typeof fetch } }).sessionClient
+      try {
+        return `answered ${(await client.fetch('/bounce/echo')).status}`
+      } catch (err) {
+        return (err as Error).name
+      }
+    })
+    t.equal(held, 'TypeError', 'with the credential: the redirect refused, the fetch rejects')
+    t.same(seen.filter((value) => value !== undefined), [], 'X-Session-Id never reached the other origin')
+    const anonymous = await (await bouncing()).evaluate(async () => {
+      const client = (window as unknown as { sessionClient: { fetch: typeof fetch, state: () => { authenticated: boolean } } }).sessionClient
+      const response = await client.fetch('/bounce/plant')
+      return { body: await response.json(), authenticated: client.state().authenticated }
+    })
+    t.same(anonymous, { body: { planted: true }, authenticated: false }, 'anonymous: followed, and another origin\'s header not adopted')
+  })
+
   t.test('storage that throws: the client falls back to memory, the page keeps working', async (t) => {
     const base = await start(t, 'header')
     const context = await browser.newContext()
