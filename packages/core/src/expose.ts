@@ -40,3 +40,20 @@ export function forbidStoring (reply: FastifyReply): void {
   const current = reply.getHeader('cache-control')
   if (current === undefined || !/(^|[\s,])no-store($|[\s,])/i.test(String(current))) reply.header('cache-control', 'no-store')
 }
+
+/**
+ * Whether a request sent header `name` (lower-case) more than once, from Node's raw header list
+ * (`request.raw.rawHeaders`: names and values in turn, names as the client spelled them). Node
+ * joins repeats of most headers into one value with ", ", and keeps only the first of some
+ * (`authorization` among them): neither shows in `request.headers` as two.
+ */
+export function repeatsHeader (rawHeaders: readonly string[], name: string): boolean {
+  let seen = false
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const candidate = rawHeaders[i] as string
+    if (candidate.length !== name.length || (candidate !== name && candidate.toLowerCase() !== name)) continue
+    if (seen) return true
+    seen = true
+  }
+  return false
+}

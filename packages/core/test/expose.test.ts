@@ -1,6 +1,6 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import { RESERVED_HEADERS, credentialHeaderWriter, exposeHeader, forbidStoring } from '@sessionkit/core'
+import { RESERVED_HEADERS, credentialHeaderWriter, exposeHeader, forbidStoring, repeatsHeader } from '@sessionkit/core'
 import { buildApp } from './fixtures/app.js'
 import { credentialOf } from './fixtures/transport.js'
 
@@ -86,4 +86,12 @@ t.test('a response that issues, rotates or clears a credential is no-store; one 
   t.equal(read.headers['cache-control'], 'public, max-age=3600', 'nothing issued: the app decides')
   const refused = await app.inject({ method: 'GET', url: '/cached', headers: { 'x-test-session': 'A'.repeat(43) + '.' + 'B'.repeat(43) } })
   t.equal(refused.headers['cache-control'], 'no-store', 'cleared')
+})
+
+t.test('repeatsHeader: a name twice in the raw list, in any case; values are never taken for names', async (t) => {
+  t.equal(repeatsHeader(['Host', 'x', 'Authorization', 'Bearer a'], 'authorization'), false, 'once')
+  t.equal(repeatsHeader(['authorization', 'a', 'Host', 'x', 'AUTHORIZATION', 'b'], 'authorization'), true, 'twice, spelled apart')
+  t.equal(repeatsHeader(['X-Session-Id', 'a', 'x-session-id', 'b'], 'x-session-id'), true)
+  t.equal(repeatsHeader(['Host', 'authorization', 'X-Authorization', 'a', 'Authorizatio', 'b'], 'authorization'), false, 'a value, and names that only look alike')
+  t.equal(repeatsHeader([], 'authorization'), false)
 })

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { RESERVED_HEADERS, credentialHeaderWriter, errors, type Transport } from '@sessionkit/core'
+import { CREDENTIAL_LENGTH, RESERVED_HEADERS, credentialHeaderWriter, errors, repeatsHeader, type Transport } from '@sessionkit/core'
 
 /** Options of the header transport. */
 export interface HeaderTransportOptions {
@@ -40,7 +40,13 @@ export function headerTransport (options: HeaderTransportOptions = {}): Transpor
     read (request: FastifyRequest) {
       const value = request.headers[name] as string | undefined
       // sent empty: no credential yet, and this client wants one in this header
-      return value === '' ? undefined : value
+      if (value === '') return undefined
+      // the header sent twice reaches here joined with ", ", which no credential holds: refused as
+      // two credentials (400), not as a bad one (401, which would tell the client to forget it)
+      if (value !== undefined && value.length !== CREDENTIAL_LENGTH && value.includes(',') && repeatsHeader(request.raw.rawHeaders, name)) {
+        throw new errors.FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL()
+      }
+      return value
     },
     claims (request: FastifyRequest) {
       return request.headers[name] !== undefined

@@ -78,21 +78,24 @@ t.test('malformed headers are refused before any store call', async (t) => {
   t.same(calls, [])
 })
 
-t.test('the header sent twice over a real socket (Node joins it): 401', async (t) => {
+t.test('the header sent twice over a real socket (Node joins it): 400, the credential not cleared; one value with a comma: 401', async (t) => {
   const { app } = await build(t)
   const credential = headerOf(await app.inject({ method: 'POST', url: '/login' })) as string
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }
-  const status = await new Promise<number>((resolve, reject) => {
+  const answer = await new Promise<{ status: number, cleared: boolean }>((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, path: '/me' }, (res) => {
       res.resume()
-      resolve(res.statusCode as number)
+      resolve({ status: res.statusCode as number, cleared: res.headers['x-session-id'] !== undefined })
     })
     req.setHeader('x-session-id', [credential, credential])
     req.on('error', reject)
     req.end()
   })
-  t.equal(status, 401)
+  t.same(answer, { status: 400, cleared: false })
+  const joined = await app.inject({ method: 'GET', url: '/me', headers: { 'x-session-id': `${credential}, ${credential}` } })
+  t.equal(joined.statusCode, 401, 'sent once, with a comma: a credential that fails')
+  t.equal(joined.headers['x-session-id'], '', 'and cleared')
 })
 
 t.test('an empty header means no credential yet', async (t) => {

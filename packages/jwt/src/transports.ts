@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { RESERVED_HEADERS, credentialHeaderWriter, errors, type Transport } from '@sessionkit/core'
+import { RESERVED_HEADERS, credentialHeaderWriter, errors, repeatsHeader, type Transport } from '@sessionkit/core'
 import { cookieTransport, type CookieTransportOptions } from '@sessionkit/cookie'
 
 /** Options of the Bearer transport. */
@@ -31,22 +31,6 @@ function bearerToken (header: string): string {
 }
 
 /**
- * Whether a request sent `Authorization` more than once. Node keeps the first and drops the others
- * from `request.headers`, which would let the first one win unseen: the raw header list says.
- */
-function repeatsAuthorization (raw: string[]): boolean {
-  let seen = false
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string
-    // as clients spell it, compared before anything is lower-cased
-    if (name.length !== 13 || (name !== 'authorization' && name !== 'Authorization' && name.toLowerCase() !== 'authorization')) continue
-    if (seen) return true
-    seen = true
-  }
-  return false
-}
-
-/**
  * The token in `Authorization: Bearer <token>`; new tokens in `X-Session-Token`. Strict: one
  * header, one scheme, one token, case-insensitive `Bearer`. Anything else in `Authorization`
  * (`Basic x`, `Bearer` alone, two tokens) is a credential that fails, never a 500; two
@@ -72,7 +56,8 @@ export function bearerTransport (options: BearerTransportOptions = {}): Transpor
       const header = request.headers.authorization
       if (header === undefined) return undefined
       // two Authorization headers: refused, never the first taken on trust
-      if (repeatsAuthorization(request.raw.rawHeaders)) throw new errors.FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL()
+      // (Node keeps the first of them in request.headers and drops the others)
+      if (repeatsHeader(request.raw.rawHeaders, 'authorization')) throw new errors.FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL()
       return bearerToken(header)
     },
     write (_request: FastifyRequest, reply: FastifyReply, credential: string) {
