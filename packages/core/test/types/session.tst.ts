@@ -1,6 +1,6 @@
 import { expect, test } from 'tstyche'
 import Fastify from 'fastify'
-import { sessionkit, credentialHeaderWriter, MemoryStore, RESERVED_HEADERS, VerifiedCache, type Session, type SessionkitOptions, type SessionSummary } from '@sessionkit/core'
+import { sessionkit, credentialHeaderWriter, MemoryStore, repeatsHeader, RESERVED_HEADERS, VerifiedCache, type Session, type SessionkitOptions, type SessionSummary } from '@sessionkit/core'
 
 declare module '@sessionkit/core' {
   interface SessionData {
@@ -66,4 +66,6 @@ test('the building blocks are typed', () => {
   expect(cache.set).type.not.toBeCallableWith('credential', 42)
   expect(credentialHeaderWriter('x-session-id', true)).type.toBe<(reply: import('fastify').FastifyReply, value: string) => void>()
   expect(RESERVED_HEADERS).type.toBe<ReadonlySet<string>>()
+  expect(repeatsHeader(['Authorization', 'x'], 'authorization')).type.toBe<boolean>()
+  expect(repeatsHeader).type.not.toBeCallableWith('Authorization: x', 'authorization')
 })
