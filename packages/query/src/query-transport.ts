@@ -124,6 +124,25 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
   }
 
   /**
+   * `path` without the parameter, however its name is written (as the read finds it: in any case,
+   * with a bracket suffix, `%`-encoded, after the one leading `?` the read skips). A link made from
+   * the URL of the request (`request.url`) then carries one credential, the current one, not the one
+   * it came with beside it (which the read would refuse as two).
+   */
+  function withoutParameter (path: string): string {
+    const mark = path.indexOf('?')
+    if (mark === -1) return path
+    const hash = path.indexOf('#', mark)
+    const end = hash === -1 ? path.length : hash
+    const query = path.slice(mark + 1, end)
+    const kept = (query.startsWith('?') ? query.slice(1) : query).split('&').filter((pair) => {
+      const eq = pair.indexOf('=')
+      return !isParameter(eq === -1 ? pair : pair.slice(0, eq))
+    })
+    return path.slice(0, mark) + (kept.length === 0 ? '' : '?' + kept.join('&')) + path.slice(end)
+  }
+
+  /**
    * Requests that no route matches are answered by Fastify's not-found handler, in a context made
    * with the instance (its log lines through the child logger factory of that time) and with the
    * raw URL in its message and answer. Where the plugin's scope is a not-found level of its own (the
@@ -159,11 +178,12 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
           // a new session that holds something has no credential until it is saved: a link without
           // one would lose it, so the mistake is a coded error rather than a link that silently fails
           if (session?.isNew === true && Object.keys(session.data()).length > 0) throw new errors.FST_SESSIONKIT_UNSAVED_SESSION()
-          return path
+          return withoutParameter(path)
         }
-        const hash = path.indexOf('#')
-        const base = hash === -1 ? path : path.slice(0, hash)
-        const fragment = hash === -1 ? '' : path.slice(hash)
+        const clean = withoutParameter(path)
+        const hash = clean.indexOf('#')
+        const base = hash === -1 ? clean : clean.slice(0, hash)
+        const fragment = hash === -1 ? '' : clean.slice(hash)
         return `${base}${base.includes('?') ? '&' : '?'}${parameter}=${credential}${fragment}`
       })
       // callback style: a hook on every response of the scope costs no promise

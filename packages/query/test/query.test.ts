@@ -19,6 +19,7 @@ async function build (t: Test, options: Partial<QuerySessionOptions> = {}, logs?
     return user === undefined ? reply.code(401).send({ error: 'not logged in' }) : { user }
   })
   app.get('/link', async (request, reply) => ({ link: reply.sessionUrl('/me?tab=1#top'), plain: reply.sessionUrl('/me') }))
+  app.get('/here', async (request, reply) => ({ link: reply.sessionUrl(request.url), user: request.session.get('userId') ?? null }))
   app.get('/bad-link', async (_request, reply) => ({ link: reply.sessionUrl('//evil.test/me') }))
   app.get<{ Querystring: { path: string } }>('/any-link', async (request, reply) => ({ link: reply.sessionUrl(request.query.path) }))
   app.post('/fresh-link', async (request, reply) => {
@@ -286,6 +287,30 @@ t.test('reply.sessionUrl builds same-origin links only', async (t) => {
   const unsaved = await app.inject({ method: 'POST', url: `/unsaved-link?sid=${sid}` })
   t.equal(unsaved.statusCode, 500)
   t.equal(unsaved.json().code, 'FST_SESSIONKIT_UNSAVED_SESSION')
+})
+
+t.test('reply.sessionUrl drops the parameter the path already holds: a link to the current URL carries one credential', async (t) => {
+  const app = await build(t)
+  const sid = await login(app)
+  const here = await app.inject({ method: 'GET', url: `/here?tab=2&sid=${sid}` })
+  t.same(here.json(), { link: `/here?tab=2&sid=${sid}`, user: 'alice' })
+  t.equal((await app.inject({ method: 'GET', url: here.json().link })).json().user, 'alice', 'and the link works')
+  const cases: Array<[string, string]> = [
+    ['/p?sid=old&a=1#f', `/p?a=1&sid=${sid}#f`],
+    ['/p?a=1&SID=old&b=2', `/p?a=1&b=2&sid=${sid}`],
+    ['/p?%73id=old', `/p?sid=${sid}`],
+    ['/p?sid[]=x&sid%5B0%5D=y&sidecar=1', `/p?sidecar=1&sid=${sid}`],
+    ['/p??sid=old', `/p?sid=${sid}`],
+    ['/p?sid', `/p?sid=${sid}`],
+    ['/p#sid=frag', `/p?sid=${sid}#sid=frag`]
+  ]
+  for (const [path, link] of cases) {
+    const response = await app.inject({ method: 'GET', url: `/any-link?sid=${sid}&path=${encodeURIComponent(path)}` })
+    t.equal(response.json().link, link, path)
+  }
+  // a new session with nothing in it: the path without a parameter it cannot vouch for
+  const anonymous = await app.inject({ method: 'GET', url: `/any-link?path=${encodeURIComponent('/p?a=1&sid=stale')}` })
+  t.equal(anonymous.json().link, '/p?a=1')
 })
 
 t.test('repeated, array, object, empty or other-case parameters: 400 or 401, never 500', async (t) => {
