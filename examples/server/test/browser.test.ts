@@ -176,18 +176,27 @@ if (!existsSync(CHROMIUM)) {
     t.same(errors, [])
   })
 
-  t.test('no credential is sent to another origin, protocol-relative or look-alike', async (t) => {
-    const base = await start(t, 'header')
+  /**
+   * Another origin with permissive CORS (X-Session-Id readable by the page): `/echo`, and `/plant`,
+   * which answers a credential-shaped X-Session-Id. Records the X-Session-Id of every request.
+   */
+  async function otherOrigin (t: Test): Promise<{ port: number, seen: Array<string | undefined> }> {
     const seen: Array<string | undefined> = []
     const elsewhere = Fastify()
     t.teardown(() => elsewhere.close())
     elsewhere.addHook('onRequest', async (request, reply) => {
       seen.push(request.headers['x-session-id'] as string | undefined)
-      reply.header('access-control-allow-origin', '*').header('access-control-allow-headers', '*')
+      reply.header('access-control-allow-origin', '*').header('access-control-allow-headers', '*').header('access-control-expose-headers', 'x-session-id')
     })
     elsewhere.all('/echo', async () => ({ ok: true }))
+    elsewhere.all('/plant', async (_request, reply) => reply.header('x-session-id', `${'p'.repeat(43)}.${'q'.repeat(43)}`).send({ planted: true }))
     await elsewhere.listen({ port: 0, host: '127.0.0.1' })
-    const port = (elsewhere.server.address() as { port: number }).port
+    return { port: (elsewhere.server.address() as { port: number }).port, seen }
+  }
+
+  t.test('no credential is sent to another origin, protocol-relative or look-alike', async (t) => {
+    const base = await start(t, 'header')
+    const { port, seen } = await otherOrigin(t)
     const context = await browser.newContext()
     t.teardown(() => context.close())
     const page = await context.newPage()
@@ -207,23 +216,11 @@ if (!existsSync(CHROMIUM)) {
 
   t.test('a redirect to another origin: a request with the credential refuses it; an anonymous one follows, and the answer is not taken for a credential', async (t) => {
     const base = await start(t, 'header')
-    const seen: Array<string | undefined> = []
-    const elsewhere = Fastify()
-    t.teardown(() => elsewhere.close())
-    elsewhere.addHook('onRequest', async (request, reply) => {
-      seen.push(request.headers['x-session-id'] as string | undefined)
-      reply.header('access-control-allow-origin', '*').header('access-control-allow-headers', '*').header('access-control-expose-headers', 'x-session-id')
-    })
-    elsewhere.all('/echo', async () => ({ ok: true }))
-    // a credential-shaped header from another origin, readable by the page (exposed to CORS)
-    elsewhere.all('/plant', async (_request, reply) => reply.header('x-session-id', `${'p'.repeat(43)}.${'q'.repeat(43)}`).send({ planted: true }))
-    await elsewhere.listen({ port: 0, host: '127.0.0.1' })
-    const other = `http://localhost:${(elsewhere.server.address() as { port: number }).port}`
+    const { port, seen } = await otherOrigin(t)
+    const other = `http://localhost:${port}`
     /** A page of its own, with an open redirect on the app's origin: /bounce/<name> to the other origin's /<name>. */
     async function bouncing (): Promise<Page> {
-      const context = await browser.newContext()
-      t.teardown(() => context.close())
-      const page = await context.newPage()
+      const { page } = await openPage(t)
       await page.route(`${base}/bounce/*`, (route) => route.fulfill({ status: 302, headers: { location: `${other}/${route.request().url().split('/').pop() as string}` } }))
       await page.goto(`${base}/`)
       await ready(page)

@@ -66,10 +66,15 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
   const pairs = new RegExp(name + '[^&]*', 'gi')
   const carries = new RegExp(name + '[^&#]*', 'i')
 
+  /** Whether a decoded name is the parameter's, in any case or with a bracket suffix. */
+  function isParameterName (key: string): boolean {
+    const name = key.toLowerCase()
+    return name === lower || name.startsWith(lower + '[')
+  }
+
   /** Refused rather than guessed: the parameter repeated, in another case, or as an array or object. */
   function claim (found: string | undefined, key: string, value: string): string | undefined {
-    const name = key.toLowerCase()
-    if (name !== lower && !name.startsWith(lower + '[')) return found
+    if (!isParameterName(key)) return found
     if (key !== parameter || found !== undefined) throw new coreErrors.FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL()
     return value
   }
@@ -105,8 +110,7 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
 
   /** Whether a name in a query as sent is the parameter's once decoded as the read decodes it. */
   function isParameter (raw: string): boolean {
-    const key = (raw.includes('%') ? new URLSearchParams(raw).keys().next().value as string : raw).toLowerCase()
-    return key === lower || key.startsWith(lower + '[')
+    return isParameterName(raw.includes('%') ? new URLSearchParams(raw).keys().next().value as string : raw)
   }
 
   /**
