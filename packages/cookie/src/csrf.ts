@@ -18,8 +18,10 @@ const ORIGIN = /^https?:\/\/[^/?#\s]+$/
 
 /**
  * Refuses unsafe methods that a browser says come from another site: `Sec-Fetch-Site: cross-site`,
- * or an `Origin` that is neither the app's own nor allowed. Requests with neither header (curl,
- * server-to-server) pass: they carry no ambient browser cookie.
+ * or an `Origin` that is neither the app's own nor allowed. `Sec-Fetch-Site: same-origin` passes
+ * without the Origin check: the browser compared the origins itself, with the scheme and host it
+ * used, which an app behind a TLS-ending proxy without `trustProxy` does not see. Requests with
+ * neither header (curl, server-to-server) pass: they carry no ambient browser cookie.
  */
 export function csrfGuard (options: CsrfOptions): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
   const { allowedOrigins = [] } = options
@@ -31,6 +33,7 @@ export function csrfGuard (options: CsrfOptions): (request: FastifyRequest, repl
     // a route serving GET and POST gets the guard: the method decides per request
     if (SAFE_METHODS.has(request.method)) return
     const site = request.headers['sec-fetch-site']
+    if (site === 'same-origin') return
     if (site === 'cross-site') throw new errors.FST_SESSIONKIT_CROSS_SITE_REQUEST()
     const origin = request.headers.origin
     if (origin === undefined) return

@@ -189,7 +189,13 @@ t.test('the CSRF guard refuses cross-site unsafe requests', async (t) => {
     ['POST from a null origin', { origin: 'null' }, 403],
     ['POST from the app itself', { origin: 'http://localhost:80' }, 200],
     ['POST from an allowed origin', { origin: 'https://partner.test' }, 200],
-    ['POST same-site', { 'sec-fetch-site': 'same-origin', origin: 'http://localhost:80' }, 200],
+    ['POST same-origin', { 'sec-fetch-site': 'same-origin', origin: 'http://localhost:80' }, 200],
+    ['POST from a sibling subdomain (same-site, not same-origin)', { 'sec-fetch-site': 'same-site', origin: 'http://sub.localhost:80' }, 403],
+    ['POST same-site from an allowed origin', { 'sec-fetch-site': 'same-site', origin: 'https://partner.test' }, 200],
+    ['POST from a user-initiated navigation with a foreign Origin', { 'sec-fetch-site': 'none', origin: 'https://evil.test' }, 403],
+    // behind a proxy that ends TLS, with no trustProxy, the app sees http while the browser says https
+    ['POST same-origin through a TLS-ending proxy', { 'sec-fetch-site': 'same-origin', origin: 'https://localhost:80' }, 200],
+    ['the same from a browser that sends no Sec-Fetch-Site', { origin: 'https://localhost:80' }, 403],
     ['POST with neither header', {}, 200]
   ]
   for (const [name, headers, status] of cases) {
@@ -204,6 +210,12 @@ t.test('the CSRF guard refuses cross-site unsafe requests', async (t) => {
   t.equal(get.statusCode, 401, 'safe methods are not guarded')
   const optOut = await app.inject({ method: 'POST', url: '/webhook', headers: { origin: 'https://evil.test' } })
   t.equal(optOut.statusCode, 200, 'a route without sessions is not guarded')
+  // with trustProxy, the app sees the scheme and host the browser used: browsers without Sec-Fetch-Site pass too
+  const { app: proxied } = await build(t, {}, { trustProxy: true })
+  const behind = await proxied.inject({ method: 'POST', url: '/visits', headers: { host: 'internal:3000', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.test', origin: 'https://app.test' } })
+  t.equal(behind.statusCode, 200, 'trustProxy: Origin compared with X-Forwarded-Proto and -Host')
+  const foreign = await proxied.inject({ method: 'POST', url: '/visits', headers: { host: 'internal:3000', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.test', origin: 'https://evil.test' } })
+  t.equal(foreign.statusCode, 403, 'trustProxy: another origin still refused')
   const { app: off } = await build(t, { csrf: false })
   const unguarded = await off.inject({ method: 'POST', url: '/visits', headers: { origin: 'https://evil.test' } })
   t.equal(unguarded.statusCode, 200, 'csrf: false turns it off')

@@ -51,7 +51,7 @@ t.test('sessionConformance over connect-redis', { skip: NO_REDIS }, async (t) =>
   })
 })
 
-t.test('connect-redis while its Redis is down: a 503 within storeTimeout, not its offline-queue hang', { skip: NO_REDIS || NO_REDIS_SERVER }, async (t) => {
+t.test('connect-redis while its Redis is down: a 503 within storeTimeout, not its offline-queue hang; back with its data when Redis is', { skip: NO_REDIS || NO_REDIS_SERVER }, async (t) => {
   const { ownRedis } = await import('./fixtures/redis-server.js')
   const Fastify = (await import('fastify')).default
   const server = await ownRedis(t)
@@ -67,14 +67,26 @@ t.test('connect-redis while its Redis is down: a 503 within storeTimeout, not it
     storeTimeout: 300,
     transports: [headerTransport('x-test')]
   })
-  app.post('/set', async (request) => {
-    request.session.set('a', 1)
+  app.post('/set/:value', async (request) => {
+    request.session.set('a', (request.params as { value: string }).value)
     return { ok: true }
   })
-  const created = await app.inject({ method: 'POST', url: '/set' })
+  app.get('/get', async (request) => ({ a: request.session.get('a') ?? null }))
+  const created = await app.inject({ method: 'POST', url: '/set/1' })
   t.equal(created.statusCode, 200)
+  const headers = { 'x-test': String(created.headers['x-test']) }
   await server.kill()
-  const down = await app.inject({ method: 'POST', url: '/set' })
+  const down = await app.inject({ method: 'POST', url: '/set/2', headers })
   t.equal(down.statusCode, 503)
   t.equal(down.json().code, 'FST_SESSIONKIT_STORE_UNAVAILABLE')
+  t.equal(down.headers['x-test'], undefined, 'the credential is neither replaced nor cleared')
+
+  // back on the same port with its data (append-only file): the same credential, no restart of the app
+  await server.start()
+  for (let i = 0; i < 50 && !client.isReady; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+  const back = await app.inject({ method: 'GET', url: '/get', headers })
+  t.equal(back.statusCode, 200)
+  t.same(back.json(), { a: '1' }, 'the session as it was before the outage; the change refused with 503 never lands')
+  t.equal((await app.inject({ method: 'POST', url: '/set/3', headers })).statusCode, 200)
+  t.same((await app.inject({ method: 'GET', url: '/get', headers })).json(), { a: '3' })
 })
