@@ -316,6 +316,28 @@ t.test('save() writes mid-request; the session closes once the response is sent'
   t.match(late, { code: 'FST_SESSIONKIT_SESSION_CLOSED', message: 'Session can no longer be changed: set() after the response was sent' })
 })
 
+t.test('a route that hijacks its reply: the session is read as usual; save() before the hijack keeps changes', async (t) => {
+  const { app } = await buildApp(t, {}, (app) => {
+    routes(app)
+    app.get<{ Querystring: { save?: string } }>('/stream', async (request, reply) => {
+      const before = request.session.get('n')
+      request.session.set('streamed', request.query.save === undefined ? 'unsaved' : 'saved')
+      if (request.query.save !== undefined) await request.session.save()
+      reply.hijack()
+      reply.raw.writeHead(200, { 'content-type': 'text/plain' })
+      reply.raw.end(`n=${String(before)}`)
+    })
+  })
+  const headers = { 'x-test-session': credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { n: 7 } })) as string }
+  const unsaved = await app.inject({ method: 'GET', url: '/stream', headers })
+  t.equal(unsaved.body, 'n=7', 'the session was loaded before the handler')
+  t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data, { n: 7 }, 'no end-of-request save once the route owns the reply')
+  const saved = await app.inject({ method: 'GET', url: '/stream?save', headers })
+  t.equal(saved.body, 'n=7')
+  t.equal(credentialOf(saved), undefined, 'nothing in the hijacked response')
+  t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data, { n: 7, streamed: 'saved' }, 'save() before the hijack persisted it')
+})
+
 t.test('the user-wide API lists, revokes one, and revokes all but one', async (t) => {
   const { app, store } = await buildApp(t, {}, (app) => {
     app.post<{ Body: { user: string } }>('/login', async (request) => {

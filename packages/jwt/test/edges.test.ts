@@ -69,6 +69,27 @@ t.test('a new session: no expiry, nothing issued for data set and removed; touch
   t.type(tokenOf(saved), 'string')
 })
 
+t.test('a route that hijacks its reply reads the session; a change there is lost, destroy() there revokes at once', async (t) => {
+  const { app } = await buildJwtApp(t, {}, (app) => {
+    app.get<{ Querystring: { end?: string } }>('/stream', async (request, reply) => {
+      const user = request.session.get('userId')
+      request.session.set('streamed', true)
+      if (request.query.end !== undefined) await request.session.destroy()
+      reply.hijack()
+      reply.raw.writeHead(200, { 'content-type': 'text/plain' })
+      reply.raw.end(`user=${String(user)}`)
+    })
+  })
+  const { access } = await login(app)
+  const streamed = await app.inject({ method: 'GET', url: '/stream', headers: bearer(access) })
+  t.equal(streamed.body, 'user=alice')
+  t.equal(tokenOf(streamed), undefined, 'no token in the hijacked response')
+  t.same((await app.inject({ method: 'GET', url: '/me', headers: bearer(access) })).json().data, { userId: 'alice' }, 'the change made there is not in any token')
+  const ended = await app.inject({ method: 'GET', url: '/stream?end', headers: bearer(access) })
+  t.equal(ended.body, 'user=alice')
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(access) })).statusCode, 401, 'destroy() there revoked the token')
+})
+
 t.test('a session that changes user without regenerate() leaves its old family behind', async (t) => {
   const { app, store } = await buildJwtApp(t)
   const { access } = await login(app, 'alice')
