@@ -116,7 +116,7 @@ export class SessionEngine implements SessionBackend {
     if (!session.failed && reply.statusCode < 500 && (this.#unsaved(session) || this.#touchDue(session))) {
       const { sync } = this.options.store
       // a new lifetime is a conditional rewrite of the whole record, which may have to retry
-      if (sync?.set === undefined || sync.merge === undefined || sync.touch === undefined || session.lifetimeChanged) {
+      if (sync?.set === undefined || sync.merge === undefined || sync.touch === undefined || session.lifetimeChanged || this.#movesUser(session)) {
         return this.#save(session).then(() => this.#deliver(request, reply, session))
       }
       this.#saveNow(session, sync as Required<SyncAccess>)
@@ -137,9 +137,8 @@ export class SessionEngine implements SessionBackend {
       if (!call.now(() => sync.set(fresh.id, record, 0, this.#ttl(record, now)))) throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
       session.saved(fresh.token, fresh.id, record, fresh.credential)
     } else if (session.changes.size > 0) {
-      // collected by #unsaved just before
-      const { userId, meta } = this.#mergeOf(session, previous, now)
-      this.#merged(session, previous, call.now(() => sync.merge(session.id as string, session.changes, meta, this.#ttl(previous, now))), userId, now)
+      // collected by #unsaved just before; the user is the same (finish sent a change of it to #rotate)
+      this.#merged(session, previous, call.now(() => sync.merge(session.id as string, session.changes, { lastSeenAt: now }, this.#ttl(previous, now))), now)
     } else {
       previous.lastSeenAt = now
       call.now(() => sync.touch(session.id as string, now, this.#ttl(previous, now)))
@@ -188,13 +187,13 @@ export class SessionEngine implements SessionBackend {
     const lifetimeChanged = session.lifetimeChanged
     if (changes.size === 0 && !lifetimeChanged) return
     const id = session.id as string
+    if (this.#movesUser(session)) return this.#rotate(session, id, changes, now)
     const { store } = this.options
     if (store.merge !== undefined && !lifetimeChanged) {
       // one atomic key-level write: concurrent requests on this session never make each other retry
       const previous = base
-      const { userId, meta } = this.#mergeOf(session, previous, now)
-      const version = await this.call(() => (store.merge as NonNullable<typeof store.merge>)(id, changes, meta, this.#ttl(previous, now)))
-      this.#merged(session, previous, version, userId, now)
+      const version = await this.call(() => (store.merge as NonNullable<typeof store.merge>)(id, changes, { lastSeenAt: now }, this.#ttl(previous, now)))
+      this.#merged(session, previous, version, now)
       return
     }
     for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
@@ -226,6 +225,38 @@ export class SessionEngine implements SessionBackend {
   }
 
   /**
+   * Whether this request's changes give a stored session another user (a login, a logout by deleting
+   * the user key, a switch) without `regenerate()`: the session then moves to a new credential.
+   * Collected changes are read (`#unsaved` or `persist` collected them just before).
+   */
+  #movesUser (session: ServerSession): boolean {
+    const record = session.record
+    return record !== null && session.changes.size > 0 && this.options.userIdOf(session.current) !== record.userId
+  }
+
+  /**
+   * A change of user without `regenerate()`: the session, every key kept, goes to a new credential
+   * and the old one is deleted, so that a credential known before a login (planted in a link or a
+   * cookie: fixation) never carries the user. Read again first: one ended meanwhile is not brought
+   * back, and changes other requests merged meanwhile are kept.
+   */
+  async #rotate (session: ServerSession, id: string, changes: ReadonlyMap<string, unknown>, now: number): Promise<void> {
+    const current = await this.#live(id)
+    if (current === null) {
+      session.gone()
+      return
+    }
+    const data = merge(current.data, changes)
+    const fresh = this.#fresh()
+    const record: StoredSession = { version: 1, createdAt: now, lastSeenAt: now, userId: this.options.userIdOf(data), remembered: session.remembered, data }
+    if (!await this.call(() => this.options.store.set(fresh.id, record, 0, this.#ttl(record, now)))) {
+      throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
+    }
+    await this.destroyStored(id)
+    session.saved(fresh.token, fresh.id, record, fresh.credential)
+  }
+
+  /**
    * A new session's first record, under a new token. 256 random bits: a taken id (a failed write)
    * means a broken random source, not bad luck.
    */
@@ -234,16 +265,13 @@ export class SessionEngine implements SessionBackend {
     return { fresh: this.#fresh(), record: { version: 1, createdAt: now, lastSeenAt: now, userId: this.options.userIdOf(data), remembered: session.remembered, data } }
   }
 
-  /** The merge of a session's changes: its user now, and what the record's meta becomes. */
-  #mergeOf (session: ServerSession, previous: StoredSession, now: number): { userId: string | null, meta: { lastSeenAt: number, userId?: string | null } } {
-    const userId = this.options.userIdOf(session.current)
-    return { userId, meta: userId === previous.userId ? { lastSeenAt: now } : { lastSeenAt: now, userId } }
-  }
-
-  /** After a merge: the session saved at `version`, or gone when its record was (`null`). */
-  #merged (session: ServerSession, previous: StoredSession, version: number | null, userId: string | null, now: number): void {
+  /**
+   * After a merge: the session saved at `version`, or gone when its record was (`null`). A merge
+   * never changes the user (a change of user moves the session instead: `#rotate`).
+   */
+  #merged (session: ServerSession, previous: StoredSession, version: number | null, now: number): void {
     if (version === null) session.gone()
-    else session.saved(session.token as string, session.id as string, { ...previous, version, lastSeenAt: now, userId, data: session.current })
+    else session.saved(session.token as string, session.id as string, { ...previous, version, lastSeenAt: now, data: session.current })
   }
 
   /**

@@ -338,6 +338,64 @@ t.test('a route that hijacks its reply: the session is read as usual; save() bef
   t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data, { n: 7, streamed: 'saved' }, 'save() before the hijack persisted it')
 })
 
+t.test('a change of user without regenerate(): a new credential, the old deleted, never a session brought back', async (t) => {
+  let release!: () => void
+  let arrived!: () => void
+  const arrival = new Promise<void>((resolve) => { arrived = resolve })
+  const { app, store } = await buildApp(t, {}, (app) => {
+    routes(app)
+    app.post('/slow-login', async (request) => {
+      request.session.set('userId', 'mallory-victim')
+      arrived()
+      await new Promise<void>((resolve) => { release = resolve })
+      return { ok: true }
+    })
+    app.post('/logout', async (request) => {
+      await request.session.destroy()
+      return { ok: true }
+    })
+    app.get('/id', async (request) => ({ id: request.session.id }))
+  })
+  const headers = { 'x-test-session': credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: 1 } })) as string }
+  const login = await app.inject({ method: 'POST', url: '/set', payload: { userId: 'ann' }, headers })
+  const moved = credentialOf(login) as string
+  t.not(moved, headers['x-test-session'])
+  t.equal((await app.inject({ method: 'GET', url: '/read', headers })).statusCode, 401, 'the old credential is dead')
+  const id = (await app.inject({ method: 'GET', url: '/id', headers: { 'x-test-session': moved } })).json().id
+  t.same((await store.listUserSessions('ann')).map((row) => row.id), [id], 'indexed under the user')
+  t.equal(store.size, 1)
+
+  // a logout that lands while a login is in flight on the same session: the login brings nothing back
+  const pending = app.inject({ method: 'POST', url: '/slow-login', headers: { 'x-test-session': moved } })
+  await arrival
+  t.equal((await app.inject({ method: 'POST', url: '/logout', headers: { 'x-test-session': moved } })).statusCode, 200)
+  release()
+  const late = await pending
+  t.equal(late.statusCode, 200)
+  t.equal(credentialOf(late), null, 'the client is told to forget its credential, given none')
+  t.equal(store.size, 0, 'nothing stored')
+  t.same(await store.listUserSessions('mallory-victim'), [])
+})
+
+t.test('a change of user whose new record cannot be written keeps the old session as it was', async (t) => {
+  class TakenStore extends MemoryStore {
+    override async set (id: string, record: StoredSession, expected: number, ttl: number): Promise<boolean> {
+      // every new id already taken (a broken random source)
+      if (expected === 0 && record.userId !== null) return false
+      return super.set(id, record, expected, ttl)
+    }
+  }
+  const store = new TakenStore()
+  t.teardown(() => store.close())
+  const { app } = await buildApp(t, { store }, routes)
+  const headers = { 'x-test-session': credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: 1 } })) as string }
+  const login = await app.inject({ method: 'POST', url: '/set', payload: { userId: 'ann' }, headers })
+  t.equal(login.statusCode, 409)
+  t.equal(login.json().code, 'FST_SESSIONKIT_WRITE_CONFLICT')
+  t.equal(credentialOf(login), undefined)
+  t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data, { cart: 1 }, 'the old session, unchanged')
+})
+
 t.test('the user-wide API lists, revokes one, and revokes all but one', async (t) => {
   const { app, store } = await buildApp(t, {}, (app) => {
     app.post<{ Body: { user: string } }>('/login', async (request) => {

@@ -170,6 +170,31 @@ export function sessionConformance (t: Test, harness: SessionHarness): void {
     t.same(now.json().data, { cart: ['book'], regenerated: true })
   })
 
+  t.test('a session that changes user without regenerate() moves to a new credential: the old one never carries the new user', async (t) => {
+    const { app } = await setup(t)
+    // fixation: a credential handed to the victim (a link, a planted cookie) before the victim logs in
+    const planted = await issue(app, { cart: ['book'] })
+    const login = await app.inject(harness.attach({ method: 'POST', url: '/set', payload: { userId: 'u-victim' } }, planted))
+    t.equal(login.statusCode, 200)
+    const own = harness.credentialOf(login)
+    t.type(own, 'string', 'a new credential is handed out')
+    t.not(own, planted)
+    t.same((await read(app, own as string)).json().data, { cart: ['book'], userId: 'u-victim' }, 'with every key of the session')
+    const old = await read(app, planted)
+    t.not(old.statusCode === 200 && old.json().data.userId === 'u-victim', true, 'the planted credential is not logged in')
+    // and from one user to another, the same
+    const switched = await app.inject(harness.attach({ method: 'POST', url: '/set', payload: { userId: 'u-other' } }, own as string))
+    const next = harness.credentialOf(switched)
+    t.type(next, 'string')
+    t.not(next, own)
+    t.equal(await isLive(app, own as string), false, "the previous user's credential is dead")
+    t.same((await read(app, next as string)).json().data, { cart: ['book'], userId: 'u-other' })
+    // a change that keeps the user keeps the credential
+    const same = await app.inject(harness.attach({ method: 'POST', url: '/set', payload: { userId: 'u-other', cart: [] } }, next as string))
+    t.equal(same.statusCode, 200)
+    if (harness.stateless !== true) t.equal(harness.credentialOf(same), undefined, 'a change that keeps the user issues nothing')
+  })
+
   t.test('remember() is saved with the session, kept through regenerate, and undone by remember(false)', async (t) => {
     const { app } = await setup(t)
     let credential = await issue(app, { userId: 'u-remember' })
