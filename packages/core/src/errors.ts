@@ -64,6 +64,15 @@ export const errors = {
     500,
     TypeError
   ),
+  /**
+   * `request.session` read on a route the session plugin never saw: one declared in the plugin's
+   * scope before the plugin was loaded (`app.register(plugin)` without `await`, then the route).
+   */
+  FST_SESSIONKIT_ROUTE_WITHOUT_SESSION: createError(
+    'FST_SESSIONKIT_ROUTE_WITHOUT_SESSION',
+    'Route %s %s has no session: it was declared before the session plugin was loaded. Register the plugin with `await app.register(...)` before declaring routes, or declare them in a plugin registered after it',
+    500
+  ),
   /** The session is used after the response was sent, or concurrently with its own save. */
   FST_SESSIONKIT_SESSION_CLOSED: createError(
     'FST_SESSIONKIT_SESSION_CLOSED',

@@ -17,6 +17,28 @@ export interface SessionLifecycle<S extends SessionState> {
   finish (request: FastifyRequest, reply: FastifyReply, session: S): void | Promise<void>
 }
 
+/** Where the hooks keep a request's session, behind the `request.session` getter. */
+const kSession = Symbol('sessionkit.session')
+/** Marks, in a route's config, that the session hooks were put on it. */
+const kHooked = Symbol('sessionkit.hooked')
+
+type WithSession = FastifyRequest & { [kSession]: SessionState | null }
+
+/**
+ * `request.session` where the hooks left none. `null` where none is by design: a route with
+ * `config: { session: false }`, the not-found handler, a route whose session is not loaded yet (an
+ * app's `onRequest` hook ahead of the session's) or failed to load (its 401 or 503 on the way).
+ * A coded error on a route the plugin never saw, where `null` would only fail later, as a
+ * `TypeError` far from its cause.
+ */
+function noSession (request: FastifyRequest): null {
+  if (request.is404) return null
+  const { config, url } = request.routeOptions
+  const marks = config as { session?: unknown, [kHooked]?: true }
+  if (marks.session === false || marks[kHooked] === true) return null
+  throw new errors.FST_SESSIONKIT_ROUTE_WITHOUT_SESSION(request.method, url)
+}
+
 function list<T> (existing: T | T[] | undefined): T[] {
   if (existing === undefined) return []
   return Array.isArray(existing) ? existing : [existing]
@@ -32,7 +54,13 @@ export function installSessionHooks<S extends SessionState> (fastify: FastifyIns
   if (fastify.hasRequestDecorator('session')) {
     throw new errors.FST_SESSIONKIT_ALREADY_REGISTERED('request.session is already decorated')
   }
-  fastify.decorateRequest<SessionState | null>('session', null)
+  fastify.decorateRequest(kSession, null)
+  // read-only: the hooks alone set a request's session
+  fastify.decorateRequest<SessionState | null>('session', {
+    getter (this: FastifyRequest): SessionState | null {
+      return (this as WithSession)[kSession] ?? noSession(this)
+    }
+  })
 
   // callback-style hooks: a lifecycle that answers at once costs no promise
   function loadSession (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
@@ -45,16 +73,16 @@ export function installSessionHooks<S extends SessionState> (fastify: FastifyIns
     }
     if (loading instanceof Promise) {
       loading.then((session) => {
-        request.session = session
+        ;(request as WithSession)[kSession] = session
         done()
       }, done)
       return
     }
-    request.session = loading
+    ;(request as WithSession)[kSession] = loading
     done()
   }
   function saveSession (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void): void {
-    const session = request.session as S | null
+    const session = (request as WithSession)[kSession] as S | null
     let finishing: void | Promise<void>
     try {
       finishing = session === null ? undefined : lifecycle.finish(request, reply, session)
@@ -69,12 +97,14 @@ export function installSessionHooks<S extends SessionState> (fastify: FastifyIns
     done(null, payload)
   }
   async function failSession (request: FastifyRequest): Promise<void> {
-    const session = request.session as S | null
+    const session = (request as WithSession)[kSession]
     if (session !== null) session.failed = true
   }
 
   fastify.addHook('onRoute', function addSessionHooks (route: RouteOptions) {
     if (route.config?.session === false) return
+    // a new object: the app's config may be shared between routes
+    route.config = { ...route.config, [kHooked]: true } as RouteOptions['config']
     // loaded before the route's own onRequest hooks (csrfProtection, auth checks read the session);
     // saved after its onSend hooks
     route.onRequest = [loadSession as onRequestHookHandler, ...list(route.onRequest)]

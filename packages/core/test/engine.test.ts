@@ -64,6 +64,63 @@ t.test('a route with config.session false runs no session hook', async (t) => {
   t.equal(credentialOf(response), undefined)
 })
 
+t.test('a route declared before the plugin was loaded: a coded error at request.session, not a TypeError', async (t) => {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const app = Fastify()
+  t.teardown(() => app.close())
+  let early: unknown = 'not run'
+  // an app hook ahead of the session's: it runs before the session is loaded
+  app.addHook('onRequest', async (request) => {
+    try { early = request.session } catch (err) { early = (err as { code: string }).code }
+  })
+  // registered without await: the routes below are declared before the plugin has run
+  app.register(sessionkit, { secret: SECRET, store, transports: [testTransport()] })
+  app.post('/too-early', async (request) => {
+    request.session.set('n', 1)
+    return { ok: true }
+  })
+  app.get('/opted-out', { config: { session: false } }, async (request) => ({ session: request.session }))
+  app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ session: request.session }))
+  app.setErrorHandler(async (err: { statusCode?: number, code?: string }, request, reply) => {
+    // an error handler that looks at the session of a request whose session failed to load
+    return reply.code(err.statusCode ?? 500).send({ code: err.code, session: request.session === null ? null : 'some' })
+  })
+  await app.register(async (child) => {
+    child.get('/late', async (request) => ({ isNew: request.session.isNew }))
+  })
+  await app.ready()
+
+  const tooEarly = await app.inject({ method: 'POST', url: '/too-early' })
+  t.equal(tooEarly.statusCode, 500)
+  t.equal(tooEarly.json().code, 'FST_SESSIONKIT_ROUTE_WITHOUT_SESSION')
+  t.match(tooEarly.json(), { code: 'FST_SESSIONKIT_ROUTE_WITHOUT_SESSION', session: null })
+  t.equal(early, 'FST_SESSIONKIT_ROUTE_WITHOUT_SESSION', 'the same error for any code that reads it there')
+  t.same((await app.inject({ method: 'GET', url: '/opted-out' })).json(), { session: null }, 'a route that opted out reads null')
+  t.same((await app.inject({ method: 'GET', url: '/no-such-route' })).json(), { session: null }, 'the not-found handler reads null')
+
+  early = 'not run'
+  t.same((await app.inject({ method: 'GET', url: '/late' })).json(), { isNew: true }, 'a route declared after it has its session')
+  t.equal(early, null, 'ahead of the session hooks, null: not loaded yet')
+  const refused = await app.inject({ method: 'GET', url: '/late', headers: { 'x-test-session': 'x'.repeat(87) } })
+  t.equal(refused.statusCode, 401, 'a session that failed to load keeps its status through an error handler that reads request.session')
+  t.same(refused.json(), { code: 'FST_SESSIONKIT_INVALID_CREDENTIAL', session: null })
+})
+
+t.test('request.session is read-only: the hooks alone set it', async (t) => {
+  const { app } = await buildApp(t, {}, (app) => {
+    app.get('/assign', async (request) => {
+      try {
+        (request as unknown as { session: null }).session = null
+        return { assigned: true }
+      } catch (err) {
+        return { assigned: false, name: (err as Error).name, isNew: request.session.isNew }
+      }
+    })
+  })
+  t.same((await app.inject({ method: 'GET', url: '/assign' })).json(), { assigned: false, name: 'TypeError', isNew: true })
+})
+
 t.test('a request with no credential costs no store call', async (t) => {
   let calls = 0
   const { app } = await buildApp(t, {}, routes)
