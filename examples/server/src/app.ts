@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Config } from './config.js'
 import { registerSessions } from './sessions.js'
 import { checkPassword } from './users.js'
-import { demoPage } from './page.js'
+import { demoPage, demoPageHeaders } from './page.js'
 
 declare module '@sessionkit/core' {
   interface SessionData {
@@ -70,7 +70,9 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   async function sessionRoutes (scope: FastifyInstance): Promise<void> {
     await registerSessions(scope, config, options.now)
 
-    scope.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(demoPage(config.mechanisms, config.jwtTransport)))
+    const page = demoPage(config.mechanisms, config.jwtTransport)
+    const pageHeaders = demoPageHeaders(page)
+    scope.get('/', async (_request, reply) => reply.headers(pageHeaders).type('text/html; charset=utf-8').send(page))
 
     scope.post<{ Body: { username: string, password: string, remember?: boolean } }>('/login', { schema: loginSchema }, async (request, reply) => {
       const { username, password, remember = false } = request.body

@@ -1,4 +1,30 @@
+import { createHash } from 'node:crypto'
 import type { Config, Mechanism } from './config.js'
+
+/**
+ * The headers the demo page goes out with: a Content-Security-Policy that lets run only the page's
+ * own inline script and style (by their SHA-256) and scripts of its own origin, and lets it talk to
+ * its own origin only. Where a credential is kept in web storage, an injected script could read it:
+ * this is the defence to put in front of that, in any app that keeps one there.
+ */
+export function demoPageHeaders (html: string): Record<string, string> {
+  const digest = (pattern: RegExp): string => {
+    // the page always has one of each: it is made just above
+    const inline = (pattern.exec(html) as RegExpExecArray)[1] as string
+    return `'sha256-${createHash('sha256').update(inline).digest('base64')}'`
+  }
+  const policy = [
+    "default-src 'none'",
+    `script-src 'self' ${digest(/<script type="module">([\s\S]*?)<\/script>/)}`,
+    `style-src ${digest(/<style>([\s\S]*?)<\/style>/)}`,
+    "connect-src 'self'",
+    "img-src 'self'",
+    "form-action 'self'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'"
+  ].join('; ')
+  return { 'content-security-policy': policy, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' }
+}
 
 /**
  * The demo page. With cookies the browser carries the credential. With the header or jwt mechanism

@@ -21,9 +21,13 @@ if (!existsSync(CHROMIUM)) {
     return listen(t, { SESSION_MECHANISM: mechanism, SESSION_SECRET: 'browser-secret-0123456789abcdef-0123456789abcd' })
   }
 
-  /** A fresh browser context and a page in it, the page's uncaught errors collected. */
-  async function openPage (t: Test): Promise<{ context: BrowserContext, page: Page, errors: Error[] }> {
-    const context = await browser.newContext()
+  /**
+   * A fresh browser context and a page in it, the page's uncaught errors collected. `bypassCSP`: the
+   * demo page's Content-Security-Policy lets it connect to its own origin only; the tests of what the
+   * client does when asked to go elsewhere turn it off, to reach the client's own checks.
+   */
+  async function openPage (t: Test, options: { bypassCSP?: boolean } = {}): Promise<{ context: BrowserContext, page: Page, errors: Error[] }> {
+    const context = await browser.newContext(options)
     t.teardown(() => context.close())
     const page = await context.newPage()
     const errors: Error[] = []
@@ -197,9 +201,7 @@ if (!existsSync(CHROMIUM)) {
   t.test('no credential is sent to another origin, protocol-relative or look-alike', async (t) => {
     const base = await start(t, 'header')
     const { port, seen } = await otherOrigin(t)
-    const context = await browser.newContext()
-    t.teardown(() => context.close())
-    const page = await context.newPage()
+    const { page } = await openPage(t, { bypassCSP: true })
     await page.goto(`${base}/`)
     await logIn(page)
     const statuses = await page.evaluate(async (port) => {
@@ -220,7 +222,7 @@ if (!existsSync(CHROMIUM)) {
     const other = `http://localhost:${port}`
     /** A page of its own, with an open redirect on the app's origin: /bounce/<name> to the other origin's /<name>. */
     async function bouncing (): Promise<Page> {
-      const { page } = await openPage(t)
+      const { page } = await openPage(t, { bypassCSP: true })
       await page.route(`${base}/bounce/*`, (route) => route.fulfill({ status: 302, headers: { location: `${other}/${route.request().url().split('/').pop() as string}` } }))
       await page.goto(`${base}/`)
       await ready(page)
@@ -244,6 +246,31 @@ if (!existsSync(CHROMIUM)) {
       return { body: await response.json(), authenticated: client.state().authenticated }
     })
     t.same(anonymous, { body: { planted: true }, authenticated: false }, 'anonymous: followed, and another origin\'s header not adopted')
+  })
+
+  t.test('the demo page runs under its Content-Security-Policy, which stops an injected script and a request to another origin', async (t) => {
+    const base = await start(t, 'header')
+    const { port, seen } = await otherOrigin(t)
+    const { page, errors } = await openPage(t)
+    const violations: string[] = []
+    page.on('console', (message) => { if (/Content Security Policy/.test(message.text())) violations.push(message.text()) })
+    const response = await page.goto(`${base}/`)
+    t.match(response?.headers()['content-security-policy'], /^default-src 'none'; script-src 'self' 'sha256-[A-Za-z0-9+/]{43}='; style-src 'sha256-/)
+    await logIn(page)
+    t.equal(await me(page), 200, 'the page, its module and the client work under it')
+    t.same(violations, [], 'nothing of the page itself was refused')
+    // what an injection would try: an inline script of its own, and sending what it read elsewhere
+    const injected = await page.evaluate(async (port) => {
+      const script = document.createElement('script')
+      script.textContent = 'window.injectedRan = true'
+      document.body.append(script)
+      const sent = await fetch(`http://localhost:${port}/echo?stolen=1`).then(() => 'sent', (err: Error) => err.name)
+      return { ran: (window as unknown as { injectedRan?: boolean }).injectedRan === true, sent }
+    }, port)
+    t.same(injected, { ran: false, sent: 'TypeError' })
+    t.same(seen, [], 'the other origin got nothing')
+    t.ok(violations.length >= 2, 'both refused by the policy')
+    t.same(errors, [])
   })
 
   t.test('storage that throws: the client falls back to memory, the page keeps working', async (t) => {
