@@ -224,6 +224,12 @@ export class SessionEngine implements SessionBackend {
     throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(WRITE_ATTEMPTS)
   }
 
+  /** `#movesUser` for code outside the end of the request: changes made inside objects read with `get` are collected first. */
+  movesUser (session: ServerSession): boolean {
+    session.collectChanges()
+    return this.#movesUser(session)
+  }
+
   /**
    * Whether this request's changes give a stored session another user (a login, a logout by deleting
    * the user key, a switch) without `regenerate()`: the session then moves to a new credential.

@@ -8,6 +8,8 @@ export interface SessionBackend {
   destroyStored (id: string): Promise<void>
   sign (token: string): string
   persist (session: ServerSession): Promise<void>
+  /** Whether saving the session would move it to a new credential (a change of user). */
+  movesUser (session: ServerSession): boolean
 }
 
 /**
@@ -122,4 +124,13 @@ export class ServerSession extends SessionState {
  */
 export function sessionCredential (session: Session | null): string | null {
   return session instanceof ServerSession ? session.credential() : null
+}
+
+/**
+ * Whether the credential `sessionCredential` gives now will be replaced when the session is saved:
+ * this request changed its user without `regenerate()`, so the session moves to a new credential
+ * (and the current one dies) at the save. A link built with it now would lead nowhere.
+ */
+export function credentialWillChange (session: Session | null): boolean {
+  return session instanceof ServerSession && session.record !== null && session.backend.movesUser(session)
 }

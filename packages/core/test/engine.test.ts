@@ -1,6 +1,6 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import { sessionkit, sessionCredential, MemoryStore, KeyRing, type StoredSession } from '@sessionkit/core'
+import { sessionkit, credentialWillChange, sessionCredential, MemoryStore, KeyRing, type StoredSession } from '@sessionkit/core'
 import { ManualClock } from '@sessionkit/core/testing'
 import { buildApp } from './fixtures/app.js'
 import { testTransport, credentialOf, SECRET, OLD_SECRET } from './fixtures/transport.js'
@@ -432,6 +432,30 @@ t.test('a change of user without regenerate(): a new credential, the old deleted
   t.equal(credentialOf(late), null, 'the client is told to forget its credential, given none')
   t.equal(store.size, 0, 'nothing stored')
   t.same(await store.listUserSessions('mallory-victim'), [])
+})
+
+t.test('credentialWillChange: true between a change of user and the save that moves the session', async (t) => {
+  const { app } = await buildApp(t, {}, (app) => {
+    routes(app)
+    app.post<{ Body: { userId?: string, note?: string } }>('/probe', async (request) => {
+      const steps = [credentialWillChange(request.session)]
+      if (request.body.note !== undefined) request.session.set('note', request.body.note)
+      if (request.body.userId !== undefined) request.session.set('userId', request.body.userId)
+      steps.push(credentialWillChange(request.session))
+      await request.session.save()
+      steps.push(credentialWillChange(request.session))
+      return { steps, credential: sessionCredential(request.session) }
+    })
+  })
+  const fresh = await app.inject({ method: 'POST', url: '/probe', payload: { userId: 'ann' } })
+  t.same(fresh.json().steps, [false, false, false], 'a new session: its first credential comes with its first save')
+  const headers = { 'x-test-session': credentialOf(fresh) as string }
+  const kept = await app.inject({ method: 'POST', url: '/probe', payload: { note: 'book' }, headers })
+  t.same(kept.json().steps, [false, false, false], 'a change that keeps the user')
+  const switched = await app.inject({ method: 'POST', url: '/probe', payload: { userId: 'bob' }, headers })
+  t.same(switched.json().steps, [false, true, false], 'a change of user, then saved')
+  t.equal(switched.json().credential, credentialOf(switched), 'after the save, the credential handed out')
+  t.equal(credentialWillChange(null), false, 'no session')
 })
 
 t.test('a change of user whose new record cannot be written keeps the old session as it was', async (t) => {

@@ -9,10 +9,14 @@ export const errors = {
     500,
     TypeError
   ),
-  /** `reply.sessionUrl()` on a new session that holds data: the link would carry no session. */
+  /**
+   * `reply.sessionUrl()` before a save that gives the session its credential: a new session that
+   * holds data (the link would carry none), or a change of user (the save moves the session to a
+   * new credential, and the link would carry the old one).
+   */
   FST_SESSIONKIT_UNSAVED_SESSION: createError(
     'FST_SESSIONKIT_UNSAVED_SESSION',
-    'reply.sessionUrl() on a session not saved yet would build a link without it: await request.session.save() first',
+    'reply.sessionUrl() before the session is saved would build a link that loses it (a new session has no credential yet; a change of user moves it to a new one): await request.session.save() first',
     500
   ),
   /** A child logger factory set after the plugin, in its scope, would log the credential in `req.url`. */

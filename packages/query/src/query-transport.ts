@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { RESERVED_HEADERS, credentialHeaderWriter, errors as coreErrors, sessionCredential, type Transport } from '@sessionkit/core'
+import { RESERVED_HEADERS, credentialHeaderWriter, errors as coreErrors, credentialWillChange, sessionCredential, type Transport } from '@sessionkit/core'
 import { errors } from './errors.js'
 
 /** Options of the query transport. */
@@ -184,6 +184,8 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
           if (session?.isNew === true && Object.keys(session.data()).length > 0) throw new errors.FST_SESSIONKIT_UNSAVED_SESSION()
           return withoutParameter(path)
         }
+        // a change of user not saved yet moves the session to a new credential at the save: this one dies
+        if (credentialWillChange(session)) throw new errors.FST_SESSIONKIT_UNSAVED_SESSION()
         const clean = withoutParameter(path)
         const hash = clean.indexOf('#')
         const base = hash === -1 ? clean : clean.slice(0, hash)

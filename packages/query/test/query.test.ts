@@ -39,6 +39,18 @@ async function build (t: Test, options: Partial<QuerySessionOptions> = {}, logs?
     request.session.set('userId', 'alice')
     return { link: reply.sessionUrl('/me') }
   })
+  // a change of user without regenerate(): the save moves the session to a new credential
+  app.post<{ Querystring: { user: string } }>('/switch-link', async (request, reply) => {
+    request.session.set('userId', request.query.user)
+    let before: unknown
+    try {
+      reply.sessionUrl('/me')
+    } catch (error) {
+      before = error
+    }
+    await request.session.save()
+    return { before: (before as { code?: string } | undefined)?.code ?? null, after: reply.sessionUrl('/me') }
+  })
   app.get('/redirect-out', async (_request, reply) => reply.redirect('https://partner.test/landing?sid=leak&x=1'))
   app.get('/redirect-in', async (_request, reply) => reply.redirect('/me?sid=keep'))
   app.get('/fail', async () => { throw new Error('boom') })
@@ -287,6 +299,16 @@ t.test('reply.sessionUrl builds same-origin links only', async (t) => {
   const unsaved = await app.inject({ method: 'POST', url: `/unsaved-link?sid=${sid}` })
   t.equal(unsaved.statusCode, 500)
   t.equal(unsaved.json().code, 'FST_SESSIONKIT_UNSAVED_SESSION')
+  // a change of user not saved yet: the current credential dies at the save, so no link with it
+  const alice = await login(app)
+  const switched = await app.inject({ method: 'POST', url: `/switch-link?user=bob&sid=${alice}` })
+  const moved = headerOf(switched) as string
+  t.not(moved, alice, 'the save moved the session')
+  t.same(switched.json(), { before: 'FST_SESSIONKIT_UNSAVED_SESSION', after: `/me?sid=${moved}` })
+  t.equal((await app.inject({ method: 'GET', url: switched.json().after })).json().user, 'bob', 'the link built after the save works')
+  t.equal((await app.inject({ method: 'GET', url: `/me?sid=${alice}` })).statusCode, 401, 'the credential before it is dead')
+  const same = await app.inject({ method: 'POST', url: `/switch-link?user=bob&sid=${moved}` })
+  t.same(same.json(), { before: null, after: `/me?sid=${moved}` }, 'setting the same user moves nothing')
 })
 
 t.test('reply.sessionUrl drops the parameter the path already holds: a link to the current URL carries one credential', async (t) => {
