@@ -29,6 +29,8 @@ declare module 'fastify' {
     /**
      * The session of this request: the same contract whichever sessionkit mechanism serves the route.
      * `null` on routes registered with `config: { session: false }` and outside a session plugin's scope.
+     * Set by the session hooks alone (read-only); on a route declared before the plugin was loaded,
+     * reading it throws `FST_SESSIONKIT_ROUTE_WITHOUT_SESSION`.
      */
     session: import('./contract.js').Session
   }
