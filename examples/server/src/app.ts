@@ -48,6 +48,10 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   const app = Fastify({ logger: options.logger ?? { level: config.logLevel } })
   if (config.ephemeralSecret) app.log.warn('SESSION_SECRET is not set: using a random one for this run; sessions end on restart')
 
+  // the session plugin first: a route declared before it would keep a logger that does not redact
+  // the query credential (the query plugin refuses to start then), and would have no session
+  await sessionRoutes(app)
+
   app.get('/health', { config: { session: false } }, async () => ({ status: 'ok' }))
   // the browser client, as the built module the demo page imports
   const client = dirname(fileURLToPath(import.meta.resolve('@sessionkit/web-storage/browser')))
@@ -58,8 +62,6 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     if (source === null) return reply.code(404).send({ error: 'not found' })
     return reply.type('text/javascript; charset=utf-8').send(source)
   })
-
-  await sessionRoutes(app)
   return app
 
   /**

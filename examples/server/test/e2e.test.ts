@@ -268,6 +268,9 @@ t.test('SESSION_MECHANISM=query: no log line holds the credential, a request no 
   const sid = login.headers['x-session-id'] as string
   t.match(sid, /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/)
   t.equal((await app.inject(`/me?sid=${sid}`)).statusCode, 200)
+  // the routes without sessions too: a client may put the credential on any link
+  t.equal((await app.inject(`/health?sid=${sid}`)).statusCode, 200)
+  t.equal((await app.inject(`/sessionkit/web-storage/index.js?sid=${sid}`)).statusCode, 200)
   const missing = await app.inject(`/no-such-page?sid=${sid}`)
   t.equal(missing.statusCode, 404)
   t.notOk(missing.body.includes(sid.slice(0, 43)), 'not in the answer')

@@ -25,6 +25,15 @@ export const errors = {
     'Route %s would log the query credential: a child logger factory was set after @sessionkit/query in its scope. Set it before registering the plugin, which then wraps it',
     500
   ),
+  /**
+   * Routes declared before the plugin was loaded, at its level: they log with the logger of their
+   * time, which does not redact the credential (`app.register(plugin)` without `await`, then routes).
+   */
+  FST_SESSIONKIT_UNREDACTED_ROUTES: createError(
+    'FST_SESSIONKIT_UNREDACTED_ROUTES',
+    'Routes declared before @sessionkit/query was loaded would log the query credential: %s. Register the plugin with `await app.register(...)` before declaring routes or registering plugins that declare them',
+    500
+  ),
   /** A not-found handler set before the plugin, at its level, would log the credential of a request no route matches. */
   FST_SESSIONKIT_UNREDACTED_NOT_FOUND: createError(
     'FST_SESSIONKIT_UNREDACTED_NOT_FOUND',

@@ -155,9 +155,20 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
    * runs. A not-found handler the app set before the plugin at that level cannot be made again:
    * with a logger, registration fails rather than log the credential; without one, it stays.
    */
+  /**
+   * The routes already declared at the plugin's level (under its prefix; all of them at the root), as
+   * Fastify prints them (`/path (GET, HEAD)`): declared before the plugin was loaded, they keep the
+   * child logger factory of their time, which logs the URL as it came.
+   */
+  function routesUnder (fastify: FastifyInstance): string[] {
+    const { prefix } = fastify
+    // (an empty router prints "(empty tree)", which names no route)
+    return fastify.printRoutes({ commonPrefix: false }).split('\n')
+      .map((line) => line.replace(/^[\s│├└─]+/u, ''))
+      .filter((line) => /^\S.* \([A-Z]+(, [A-Z]+)*\)$/.test(line) && (prefix === '' || line.startsWith(prefix + '/') || line.startsWith(prefix + ' ')))
+  }
+
   function redactNotFound (fastify: FastifyInstance, logging: boolean): void {
-    // an instance of Fastify inherits from its parent; the root from no instance
-    if (fastify.prefix === (Object.getPrototypeOf(fastify) as { prefix?: string }).prefix) return
     const redactUrl = function (request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
       request.raw.url = redact(request.raw.url as string)
       done()
@@ -215,7 +226,14 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
       // A logger whose children are itself (Fastify's with `logger: false`) takes no serializers and
       // logs nothing: a factory there would only cost every request of the scope a call.
       const logging = fastify.log.child({}) !== fastify.log
-      redactNotFound(fastify, logging)
+      // at the root or under a prefix of its own (an instance of Fastify inherits from its parent; the
+      // root from no instance), the plugin answers for every request of its level: in a scope without
+      // one, for the routes of the scope alone
+      if (fastify.prefix !== (Object.getPrototypeOf(fastify) as { prefix?: string }).prefix) {
+        const early = routesUnder(fastify)
+        if (logging && early.length > 0) throw new errors.FST_SESSIONKIT_UNREDACTED_ROUTES(early.join(', '))
+        redactNotFound(fastify, logging)
+      }
       if (!logging) return
       // a factory the app set before is wrapped; one set after would undo the redaction, which
       // every route of the scope is checked for as it is added

@@ -184,6 +184,53 @@ t.test('a not-found handler set before the plugin: refused with a logger, left a
   t.same((await silent.inject({ method: 'GET', url: '/nowhere?sid=x' })).json(), { missing: true }, 'no logger: nothing to log, the app\'s handler stays')
 })
 
+t.test('routes declared before the plugin was loaded at its level: refused with a logger, since they would log the credential', async (t) => {
+  const quiet = { level: 'info', stream: { write: () => {} } }
+  const early = Fastify({ logger: quiet })
+  t.teardown(() => early.close())
+  // registered without await: the routes below are declared first, with the logger of their time
+  early.register(sessionkitQuery, { secret: SECRET })
+  early.get('/early', async () => ({ ok: true }))
+  early.route({ method: ['POST', 'PUT'], url: '/both', handler: async () => ({ ok: true }) })
+  await t.rejects(async () => await early.ready(), { code: 'FST_SESSIONKIT_UNREDACTED_ROUTES', statusCode: 500, message: /^Routes declared before @sessionkit\/query was loaded would log the query credential: \/early \(GET, HEAD\), \/both \(POST, PUT\)\. Register the plugin with `await/ })
+
+  // what it prevents: such a route logs the URL as it came
+  const logs: string[] = []
+  const leaky = Fastify({ logger: { level: 'info', stream: { write: (line: string) => logs.push(line) } } })
+  t.teardown(() => leaky.close())
+  leaky.get('/early', async () => ({ ok: true }))
+  await leaky.ready()
+  await leaky.inject({ method: 'GET', url: '/early?sid=the-credential' })
+  t.match(logs.join(''), /sid=the-credential/, 'a route with the logger of before logs the parameter')
+
+  // under a prefix, the routes of that prefix alone: others are not the plugin's level
+  const scoped = Fastify({ logger: quiet })
+  t.teardown(() => scoped.close())
+  scoped.get('/health', async () => ({ ok: true }))
+  scoped.register(async (api) => {
+    api.register(sessionkitQuery, { secret: SECRET })
+    api.get('/me', async () => ({ ok: true }))
+  }, { prefix: '/api' })
+  await t.rejects(async () => await scoped.ready(), { code: 'FST_SESSIONKIT_UNREDACTED_ROUTES', message: /credential: \/api\/me \(GET, HEAD\)\. Register/ })
+
+  const ordered = Fastify({ logger: quiet })
+  t.teardown(() => ordered.close())
+  ordered.get('/health', async () => ({ ok: true }))
+  await ordered.register(async (api) => {
+    await api.register(sessionkitQuery, { secret: SECRET })
+    api.get('/me', async () => ({ ok: true }))
+  }, { prefix: '/api' })
+  await ordered.ready()
+  t.pass('the plugin loaded before its routes, under a prefix: a route outside it is not its concern')
+
+  const silent = Fastify()
+  t.teardown(() => silent.close())
+  silent.register(sessionkitQuery, { secret: SECRET })
+  silent.get('/early', async () => ({ ok: true }))
+  await silent.ready()
+  t.equal((await silent.inject({ method: 'GET', url: '/early?sid=x' })).statusCode, 200, 'no logger: nothing to log, nothing refused')
+})
+
 t.test('the not-found handler is made again only at a level of its own: the root, or a scope with a prefix', async (t) => {
   const logs: string[] = []
   const credential = `${'a'.repeat(43)}.${'b'.repeat(43)}`
