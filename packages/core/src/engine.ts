@@ -243,22 +243,26 @@ export class SessionEngine implements SessionBackend {
   /**
    * A change of user without `regenerate()`: the session, every key kept, goes to a new credential
    * and the old one is deleted, so that a credential known before a login (planted in a link or a
-   * cookie: fixation) never carries the user. Read again first: one ended meanwhile is not brought
-   * back, and changes other requests merged meanwhile are kept.
+   * cookie: fixation) never carries the user. Read again first, so that changes other requests
+   * merged meanwhile are kept. One ended meanwhile (a logout, or the same login sent twice, whose
+   * first request moved it) is not brought back: what this request set starts a session of its own,
+   * as `regenerate()` and then `set()` would have.
    */
   async #rotate (session: ServerSession, id: string, changes: ReadonlyMap<string, unknown>, now: number): Promise<void> {
     const current = await this.#live(id)
-    if (current === null) {
+    const data = merge(current?.data ?? {}, changes)
+    if (!hasData(data)) {
+      // the user key was all it held: a logout, which ends it here
+      if (current !== null) await this.destroyStored(id)
       session.gone()
       return
     }
-    const data = merge(current.data, changes)
     const fresh = this.#fresh()
     const record: StoredSession = { version: 1, createdAt: now, lastSeenAt: now, userId: this.options.userIdOf(data), remembered: session.remembered, data }
     if (!await this.call(() => this.options.store.set(fresh.id, record, 0, this.#ttl(record, now)))) {
       throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
     }
-    await this.destroyStored(id)
+    if (current !== null) await this.destroyStored(id)
     session.saved(fresh.token, fresh.id, record, fresh.credential)
   }
 

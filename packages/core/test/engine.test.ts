@@ -1,5 +1,5 @@
 import t from 'tap'
-import Fastify from 'fastify'
+import Fastify, { type LightMyRequestResponse } from 'fastify'
 import { sessionkit, credentialWillChange, sessionCredential, MemoryStore, KeyRing, type StoredSession } from '@sessionkit/core'
 import { ManualClock } from '@sessionkit/core/testing'
 import { buildApp } from './fixtures/app.js'
@@ -396,15 +396,23 @@ t.test('a route that hijacks its reply: the session is read as usual; save() bef
 })
 
 t.test('a change of user without regenerate(): a new credential, the old deleted, never a session brought back', async (t) => {
-  let release!: () => void
-  let arrived!: () => void
-  const arrival = new Promise<void>((resolve) => { arrived = resolve })
+  /** Requests held after their change, until released: what lands meanwhile is the race under test. */
+  const held: Array<{ arrived: Promise<void>, release: () => void }> = []
+  function hold (): { arrived: () => void, wait: Promise<void> } {
+    let arrived!: () => void
+    let release!: () => void
+    const wait = new Promise<void>((resolve) => { release = resolve })
+    held.push({ arrived: new Promise<void>((resolve) => { arrived = resolve }), release })
+    return { arrived: () => arrived(), wait }
+  }
+  const gates: Array<ReturnType<typeof hold>> = []
   const { app, store } = await buildApp(t, {}, (app) => {
     routes(app)
-    app.post('/slow-login', async (request) => {
-      request.session.set('userId', 'mallory-victim')
-      arrived()
-      await new Promise<void>((resolve) => { release = resolve })
+    app.post<{ Body: { userId?: string } }>('/slow-set', async (request) => {
+      request.session.set('userId', request.body.userId)
+      const gate = gates.shift() as ReturnType<typeof hold>
+      gate.arrived()
+      await gate.wait
       return { ok: true }
     })
     app.post('/logout', async (request) => {
@@ -412,26 +420,72 @@ t.test('a change of user without regenerate(): a new credential, the old deleted
       return { ok: true }
     })
     app.get('/id', async (request) => ({ id: request.session.id }))
+    app.post('/forget-user', async (request) => {
+      request.session.delete('userId')
+      return { ok: true }
+    })
   })
-  const headers = { 'x-test-session': credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: 1 } })) as string }
-  const login = await app.inject({ method: 'POST', url: '/set', payload: { userId: 'ann' }, headers })
+  const slow = (credential: string, userId?: string): { response: Promise<LightMyRequestResponse>, arrived: Promise<void>, release: () => void } => {
+    gates.push(hold())
+    const response = app.inject({ method: 'POST', url: '/slow-set', payload: userId === undefined ? {} : { userId }, headers: { 'x-test-session': credential } })
+    const { arrived, release } = held[held.length - 1] as { arrived: Promise<void>, release: () => void }
+    return { response, arrived, release }
+  }
+  const read = async (credential: string): Promise<LightMyRequestResponse> => app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
+
+  const anonymous = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: 1 } })) as string
+  const login = await app.inject({ method: 'POST', url: '/set', payload: { userId: 'ann' }, headers: { 'x-test-session': anonymous } })
   const moved = credentialOf(login) as string
-  t.not(moved, headers['x-test-session'])
-  t.equal((await app.inject({ method: 'GET', url: '/read', headers })).statusCode, 401, 'the old credential is dead')
+  t.not(moved, anonymous)
+  t.equal((await read(anonymous)).statusCode, 401, 'the old credential is dead')
+  t.same((await read(moved)).json().data, { cart: 1, userId: 'ann' }, 'every key moved')
   const id = (await app.inject({ method: 'GET', url: '/id', headers: { 'x-test-session': moved } })).json().id
   t.same((await store.listUserSessions('ann')).map((row) => row.id), [id], 'indexed under the user')
   t.equal(store.size, 1)
 
-  // a logout that lands while a login is in flight on the same session: the login brings nothing back
-  const pending = app.inject({ method: 'POST', url: '/slow-login', headers: { 'x-test-session': moved } })
-  await arrival
+  // a logout that lands while a switch of user is in flight: the old session is not brought back;
+  // what the switch set starts a session of its own, as regenerate() and set() would
+  const switching = slow(moved, 'bob')
+  await switching.arrived
   t.equal((await app.inject({ method: 'POST', url: '/logout', headers: { 'x-test-session': moved } })).statusCode, 200)
-  release()
-  const late = await pending
-  t.equal(late.statusCode, 200)
-  t.equal(credentialOf(late), null, 'the client is told to forget its credential, given none')
-  t.equal(store.size, 0, 'nothing stored')
-  t.same(await store.listUserSessions('mallory-victim'), [])
+  switching.release()
+  const switched = await switching.response
+  t.equal(switched.statusCode, 200)
+  const own = credentialOf(switched) as string
+  t.match(own, /^[A-Za-z0-9_-]{43}\./, 'a credential of its own')
+  t.same((await read(own)).json().data, { userId: 'bob' }, 'holding what the switch set, nothing of the session logged out')
+  t.equal((await read(moved)).statusCode, 401)
+  t.same(await store.listUserSessions('ann'), [])
+
+  // the same login sent twice (a double click): the second finds the session moved by the first,
+  // and both answers carry a working credential
+  const visitor = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: 2 } })) as string
+  const first = slow(visitor, 'cy')
+  const second = slow(visitor, 'cy')
+  await Promise.all([first.arrived, second.arrived])
+  first.release()
+  const one = await first.response
+  second.release()
+  const two = await second.response
+  t.same((await read(credentialOf(one) as string)).json().data, { cart: 2, userId: 'cy' })
+  t.same((await read(credentialOf(two) as string)).json().data, { userId: 'cy' }, 'the later answer, the one a browser keeps, is logged in too')
+  t.equal((await read(visitor)).statusCode, 401)
+
+  // a logout by deleting the user key of a session that held nothing else: it ends, on the server too
+  const eve = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { userId: 'eve' } })) as string
+  const forgotten = await app.inject({ method: 'POST', url: '/forget-user', headers: { 'x-test-session': eve } })
+  t.equal(credentialOf(forgotten), null, 'the client is told to forget its credential')
+  t.equal((await read(eve)).statusCode, 401, 'and the server forgot it: the old credential is dead')
+  t.same(await store.listUserSessions('eve'), [])
+
+  // the same, while the session is destroyed: nothing left to store
+  const dana = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { userId: 'dana' } })) as string
+  const leaving = slow(dana)
+  await leaving.arrived
+  await app.inject({ method: 'POST', url: '/logout', headers: { 'x-test-session': dana } })
+  leaving.release()
+  t.equal(credentialOf(await leaving.response), null, 'the client is told to forget its credential')
+  t.same(await store.listUserSessions('dana'), [])
 })
 
 t.test('credentialWillChange: true between a change of user and the save that moves the session', async (t) => {
