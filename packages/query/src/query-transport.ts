@@ -147,15 +147,6 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
   }
 
   /**
-   * Requests that no route matches are answered by Fastify's not-found handler, in a context made
-   * with the instance (its log lines through the child logger factory of that time) and with the
-   * raw URL in its message and answer. Where the plugin's scope is a not-found level of its own (the
-   * root, or a scope with a prefix of its own: a scope without one shares its parent's), that
-   * handler is made again as Fastify makes its default one, now, with the URL redacted before it
-   * runs. A not-found handler the app set before the plugin at that level cannot be made again:
-   * with a logger, registration fails rather than log the credential; without one, it stays.
-   */
-  /**
    * The routes already declared at the plugin's level (under its prefix; all of them at the root), as
    * Fastify prints them (`/path (GET, HEAD)`): declared before the plugin was loaded, they keep the
    * child logger factory of their time, which logs the URL as it came.
@@ -168,6 +159,15 @@ export function queryTransport (options: QueryTransportOptions = {}): Transport 
       .filter((line) => /^\S.* \([A-Z]+(, [A-Z]+)*\)$/.test(line) && (prefix === '' || line.startsWith(prefix + '/') || line.startsWith(prefix + ' ')))
   }
 
+  /**
+   * Requests that no route matches are answered by Fastify's not-found handler, in a context made
+   * with the instance (its log lines through the child logger factory of that time) and with the
+   * raw URL in its message and answer. Where the plugin's scope is a not-found level of its own (the
+   * root, or a scope with a prefix of its own: a scope without one shares its parent's), that
+   * handler is made again as Fastify makes its default one, now, with the URL redacted before it
+   * runs. A not-found handler the app set before the plugin at that level cannot be made again:
+   * with a logger, registration fails rather than log the credential; without one, it stays.
+   */
   function redactNotFound (fastify: FastifyInstance, logging: boolean): void {
     const redactUrl = function (request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
       request.raw.url = redact(request.raw.url as string)
