@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
 import { queryTransport, sessionkitQuery, type QuerySessionOptions } from '@sessionkit/query'
@@ -22,17 +22,22 @@ async function build (t: Test, options: Partial<QuerySessionOptions> = {}, logs?
   app.get('/here', async (request, reply) => ({ link: reply.sessionUrl(request.url), user: request.session.get('userId') ?? null }))
   app.get('/bad-link', async (_request, reply) => ({ link: reply.sessionUrl('//evil.test/me') }))
   app.get<{ Querystring: { path: string } }>('/any-link', async (request, reply) => ({ link: reply.sessionUrl(request.query.path) }))
-  app.post('/fresh-link', async (request, reply) => {
-    const empty = reply.sessionUrl('/me')
-    request.session.set('n', 1)
+  /** The link built before the save (or the error it throws), then the one built after. */
+  async function linksAroundSave (request: FastifyRequest, reply: FastifyReply): Promise<{ before: unknown, after: string }> {
     let before: unknown
     try {
-      reply.sessionUrl('/me')
+      before = reply.sessionUrl('/me')
     } catch (error) {
       before = error
     }
     await request.session.save()
-    return { empty, before: (before as { code?: string, statusCode?: number } | undefined), after: reply.sessionUrl('/me') }
+    return { before, after: reply.sessionUrl('/me') }
+  }
+  app.post('/fresh-link', async (request, reply) => {
+    const empty = reply.sessionUrl('/me')
+    request.session.set('n', 1)
+    const { before, after } = await linksAroundSave(request, reply)
+    return { empty, before: (before as { code?: string, statusCode?: number } | undefined), after }
   })
   app.post('/unsaved-link', async (request, reply) => {
     await request.session.regenerate()
@@ -42,14 +47,8 @@ async function build (t: Test, options: Partial<QuerySessionOptions> = {}, logs?
   // a change of user without regenerate(): the save moves the session to a new credential
   app.post<{ Querystring: { user: string } }>('/switch-link', async (request, reply) => {
     request.session.set('userId', request.query.user)
-    let before: unknown
-    try {
-      reply.sessionUrl('/me')
-    } catch (error) {
-      before = error
-    }
-    await request.session.save()
-    return { before: (before as { code?: string } | undefined)?.code ?? null, after: reply.sessionUrl('/me') }
+    const { before, after } = await linksAroundSave(request, reply)
+    return { before: typeof before === 'string' ? null : (before as { code?: string }).code, after }
   })
   app.get('/redirect-out', async (_request, reply) => reply.redirect('https://partner.test/landing?sid=leak&x=1'))
   app.get('/redirect-in', async (_request, reply) => reply.redirect('/me?sid=keep'))
