@@ -170,6 +170,10 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
     const issued = response.headers.get(credentialHeader)
     const refresh = response.headers.get('x-refresh-token')
     if (issued === null) return held
+    // what is stored changed while the request was out (a login, a rotation, a logout, here or in
+    // another tab): the answer is about a credential no longer held, and must not undo the newer one
+    const current = load()
+    if ((current?.credential ?? null) !== (held?.credential ?? null)) return current
     if (issued === '') {
       forget()
       return null

@@ -112,6 +112,97 @@ t.test('a credential the server refuses is cleared; the app\'s own 401 leaves th
   t.equal(c.state().authenticated, false, 'cleared')
 })
 
+t.test('an answer to a request sent before a login does not undo the login: neither its "forget" nor a credential of its own', async (t) => {
+  const { base } = await server(t, 'header')
+  const session = new Area()
+  let gate: Promise<void> | null = null
+  // requests to /visits wait at the door until released: sent before the login, answered after it
+  const c = client(t, {
+    mechanism: 'header',
+    baseUrl: base,
+    storageAreas: { sessionStorage: session },
+    fetch: async (input, init) => {
+      const request = new Request(input, init)
+      if (new URL(request.url).pathname === '/visits' && gate !== null) await gate
+      return fetch(request)
+    }
+  })
+  const held = (): string | null => session.getItem(key('header')) === null ? null : JSON.parse(session.getItem(key('header')) as string).c
+  const login = async (user: string): Promise<unknown> => json(await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }) }))
+  let release!: () => void
+
+  // logged in, a request goes out; a new login (regenerate) kills its credential; its answer, a 401
+  // that clears the dead credential, comes after
+  await login('alice')
+  const before = held()
+  gate = new Promise((resolve) => { release = resolve })
+  const late = c.fetch('/visits', { method: 'POST' })
+  await login('bob')
+  const after = held()
+  t.not(after, before)
+  release()
+  const refused = await late
+  t.equal(refused.status, 401)
+  t.equal(refused.headers.get('x-session-id'), '', 'the server cleared the credential that request carried')
+  t.equal(held(), after, 'the login\'s credential is kept')
+  t.same(await json(await c.fetch('/me')), { user: 'bob' })
+
+  // with no session, a request goes out and is answered with a session of its own after a login
+  await c.fetch('/logout', { method: 'POST' })
+  t.equal(held(), null)
+  gate = new Promise((resolve) => { release = resolve })
+  const anonymous = c.fetch('/visits', { method: 'POST' })
+  await login('cy')
+  const cy = held()
+  release()
+  const own = await anonymous
+  t.match(own.headers.get('x-session-id'), /^[A-Za-z0-9_-]{43}\./, 'the server made that request a session of its own')
+  t.not(own.headers.get('x-session-id'), cy)
+  t.equal(held(), cy, 'the login\'s credential is kept')
+  t.same(await json(await c.fetch('/me')), { user: 'cy' })
+
+  // and without a race, an answer still rotates and clears as before
+  gate = null
+  t.same(await json(await c.fetch('/visits', { method: 'POST' })), { visits: 1 })
+  t.equal(held(), cy)
+  await c.fetch('/logout', { method: 'POST' })
+  t.equal(held(), null)
+})
+
+t.test('jwt: of two requests that change the session at once, the first answer\'s token is kept', async (t) => {
+  const { base } = await server(t, 'jwt')
+  const session = new Area()
+  // the answers of /visits requests wait, in the order the requests go out, on these
+  const holds: Array<Promise<void> | null> = []
+  const c = client(t, {
+    mechanism: 'jwt',
+    baseUrl: base,
+    storageAreas: { sessionStorage: session },
+    fetch: async (input, init) => {
+      const request = new Request(input, init)
+      const waiting = new URL(request.url).pathname === '/visits' ? holds.shift() ?? null : null
+      const response = await fetch(request)
+      if (waiting !== null) await waiting
+      return response
+    }
+  })
+  const held = (): string => JSON.parse(session.getItem(key('jwt')) as string).c
+  await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
+  const token = held()
+  let release!: () => void
+  holds.push(new Promise((resolve) => { release = resolve }), null)
+  const slow = c.fetch('/visits', { method: 'POST' })
+  const first = await c.fetch('/visits', { method: 'POST' })
+  const firstToken = first.headers.get('x-session-token')
+  t.not(firstToken, token)
+  t.equal(held(), firstToken, 'the first answer re-issued the token')
+  release()
+  const later = await slow
+  t.match(later.headers.get('x-session-token'), /\./, 'the other answer re-issued one of its own, from the same token')
+  t.not(later.headers.get('x-session-token'), firstToken)
+  t.equal(held(), firstToken, 'the first answer\'s token is kept')
+})
+
 t.test('storage that throws falls back to memory, without a throw', async (t) => {
   const { base } = await server(t, 'header')
   for (const refusal of ['SecurityError', 'QuotaExceededError'] as const) {
