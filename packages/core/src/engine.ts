@@ -13,6 +13,12 @@ import { VerifiedCache } from './verified-cache.js'
 const WRITE_ATTEMPTS = 5
 interface Verified { token: string, stale: boolean, id: string }
 interface Fresh { token: string, id: string, credential: string }
+/**
+ * Where a moved session leaves its mark (on the store's denylist, beside token ids, under a name no
+ * token id can have), and for how long: longer than a request is expected to take.
+ */
+const MOVED = 'moved.'
+const MOVED_FOR = 5 * 60_000
 /** How many new tokens are made (hashed, signed) at once. */
 const FRESH_BATCH = 32
 
@@ -138,7 +144,10 @@ export class SessionEngine implements SessionBackend {
       session.saved(fresh.token, fresh.id, record, fresh.credential)
     } else if (session.changes.size > 0) {
       // collected by #unsaved just before; the user is the same (finish sent a change of it to #rotate)
-      this.#merged(session, previous, call.now(() => sync.merge(session.id as string, session.changes, { lastSeenAt: now }, this.#ttl(previous, now))), now)
+      const id = session.id as string
+      const version = call.now(() => sync.merge(id, session.changes, { lastSeenAt: now }, this.#ttl(previous, now)))
+      if (version === null) this.#ended(session, call.now(() => sync.isTokenRevoked(MOVED + id)))
+      else this.#merged(session, previous, version, now)
     } else {
       previous.lastSeenAt = now
       call.now(() => sync.touch(session.id as string, now, this.#ttl(previous, now)))
@@ -193,7 +202,8 @@ export class SessionEngine implements SessionBackend {
       // one atomic key-level write: concurrent requests on this session never make each other retry
       const previous = base
       const version = await this.call(() => (store.merge as NonNullable<typeof store.merge>)(id, changes, { lastSeenAt: now }, this.#ttl(previous, now)))
-      this.#merged(session, previous, version, now)
+      if (version === null) this.#ended(session, await this.#moved(id))
+      else this.#merged(session, previous, version, now)
       return
     }
     for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
@@ -216,7 +226,7 @@ export class SessionEngine implements SessionBackend {
       const fresh = await this.#live(id)
       if (fresh === null) {
         // ended by a logout or regenerate meanwhile: writing it back would resurrect it
-        session.gone()
+        this.#ended(session, await this.#moved(id))
         return
       }
       base = fresh
@@ -262,7 +272,10 @@ export class SessionEngine implements SessionBackend {
     if (!await this.call(() => this.options.store.set(fresh.id, record, 0, this.#ttl(record, now)))) {
       throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
     }
-    if (current !== null) await this.destroyStored(id)
+    if (current !== null) {
+      await this.destroyStored(id)
+      await this.markMoved(id)
+    }
     session.saved(fresh.token, fresh.id, record, fresh.credential)
   }
 
@@ -276,12 +289,29 @@ export class SessionEngine implements SessionBackend {
   }
 
   /**
-   * After a merge: the session saved at `version`, or gone when its record was (`null`). A merge
-   * never changes the user (a change of user moves the session instead: `#rotate`).
+   * After a merge: the session saved at `version`. A merge never changes the user (a change of user
+   * moves the session instead: `#rotate`).
    */
-  #merged (session: ServerSession, previous: StoredSession, version: number | null, now: number): void {
-    if (version === null) session.gone()
-    else session.saved(session.token as string, session.id as string, { ...previous, version, lastSeenAt: now, data: session.current })
+  #merged (session: ServerSession, previous: StoredSession, version: number, now: number): void {
+    session.saved(session.token as string, session.id as string, { ...previous, version, lastSeenAt: now, data: session.current })
+  }
+
+  /**
+   * The session ended while the request ran: nothing is written back. Its client is told to forget
+   * the credential, unless the session moved to a new one (a login, a regenerate): the client may
+   * hold that one already, and this late answer must not take it away.
+   */
+  #ended (session: ServerSession, moved: boolean): void {
+    session.gone()
+    if (moved) session.clearClient = false
+  }
+
+  async #moved (id: string): Promise<boolean> {
+    return await this.call(() => this.options.store.isTokenRevoked(MOVED + id))
+  }
+
+  async markMoved (id: string): Promise<void> {
+    await this.call(() => this.options.store.revokeToken(MOVED + id, MOVED_FOR))
   }
 
   /**

@@ -6,6 +6,11 @@ export interface SessionBackend {
   /** The idle and absolute timeouts of a session, remembered or not. */
   timeouts (remembered: boolean): { readonly idleTimeout: number, readonly absoluteTimeout: number }
   destroyStored (id: string): Promise<void>
+  /**
+   * Marks a session as moved to a new credential (regenerated, or moved on a change of user), for a
+   * while: a request in flight with its old credential then leaves the client's credential alone.
+   */
+  markMoved (id: string): Promise<void>
   sign (token: string): string
   persist (session: ServerSession): Promise<void>
   /** Whether saving the session would move it to a new credential (a change of user). */
@@ -67,7 +72,9 @@ export class ServerSession extends SessionState {
     this.assertOpen('regenerate')
     const kept = this.kept(keep)
     const remembered = this.remembered
+    const id = this.record === null ? null : this.#id
     await this.#end()
+    if (id !== null) await this.backend.markMoved(id)
     for (const key of Object.keys(kept)) this.set(key, kept[key])
     if (remembered) this.remember()
   }

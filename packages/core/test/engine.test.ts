@@ -1,6 +1,7 @@
 import t from 'tap'
 import Fastify, { type LightMyRequestResponse } from 'fastify'
-import { sessionkit, credentialWillChange, sessionCredential, MemoryStore, KeyRing, type StoredSession } from '@sessionkit/core'
+import { sessionkit, callbackStore, credentialWillChange, sessionCredential, MemoryStore, KeyRing, type CallbackStore, type SessionStore, type StoredSession } from '@sessionkit/core'
+import { MemoryStore as FastifySessionMemoryStore } from '@fastify/session'
 import { ManualClock } from '@sessionkit/core/testing'
 import { buildApp } from './fixtures/app.js'
 import { testTransport, credentialOf, SECRET, OLD_SECRET } from './fixtures/transport.js'
@@ -486,6 +487,63 @@ t.test('a change of user without regenerate(): a new credential, the old deleted
   leaving.release()
   t.equal(credentialOf(await leaving.response), null, 'the client is told to forget its credential')
   t.same(await store.listUserSessions('dana'), [])
+})
+
+t.test('a request in flight when its session moves says nothing of the credential; one in flight at a logout tells the client to forget it', async (t) => {
+  class AsyncStore extends MemoryStore {
+    // an override: no synchronous access, so the engine awaits every call (merge() kept)
+    override async get (id: string): Promise<StoredSession | null> { return super.get(id) }
+  }
+  const stores: Array<[string, () => SessionStore]> = [
+    ['memory store (synchronous)', () => new MemoryStore()],
+    ['a store the engine awaits, with merge()', () => new AsyncStore()],
+    ['a callback store (no merge(): conditional writes)', () => callbackStore(new FastifySessionMemoryStore() as unknown as CallbackStore)]
+  ]
+  for (const [name, make] of stores) {
+    const store = make()
+    t.teardown(() => (store as { close?: () => void }).close?.())
+    let release!: () => void
+    let arrived!: () => void
+    const { app } = await buildApp(t, { store: store as MemoryStore }, (app) => {
+      routes(app)
+      app.post('/slow', async (request) => {
+        request.session.set('late', true)
+        arrived()
+        await new Promise<void>((resolve) => { release = resolve })
+        return { ok: true }
+      })
+      app.post('/regenerate', async (request) => {
+        await request.session.regenerate(['n'])
+        return { ok: true }
+      })
+      app.post('/logout', async (request) => {
+        await request.session.destroy()
+        return { ok: true }
+      })
+      // a login that forgets regenerate(): the engine moves the session itself
+      app.post('/become', async (request) => {
+        request.session.set('userId', 'ann')
+        return { ok: true }
+      })
+    })
+    for (const [ending, told] of [['/regenerate', undefined], ['/become', undefined], ['/logout', null]] as const) {
+      const headers = { 'x-test-session': credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { n: 1 } })) as string }
+      const arrival = new Promise<void>((resolve) => { arrived = resolve })
+      const slow = app.inject({ method: 'POST', url: '/slow', headers })
+      await arrival
+      const ended = await app.inject({ method: 'POST', url: ending, headers })
+      t.equal(ended.statusCode, 200)
+      release()
+      const late = await slow
+      t.equal(late.statusCode, 200)
+      t.equal(credentialOf(late), told, `${name}, ${ending} meanwhile: ${told === undefined ? 'nothing said' : 'forget it'}`)
+      t.equal((await app.inject({ method: 'GET', url: '/read', headers })).statusCode, 401, `${name}: the old session is not brought back`)
+      if (ending !== '/logout') {
+        const moved = credentialOf(ended) as string
+        t.same((await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': moved } })).json().data, ending === '/become' ? { n: 1, userId: 'ann' } : { n: 1 }, `${name}: the new session without the late change`)
+      }
+    }
+  }
 })
 
 t.test('credentialWillChange: true between a change of user and the save that moves the session', async (t) => {
