@@ -186,10 +186,7 @@ export class SessionEngine implements SessionBackend {
     let base = session.record
     if (base === null) {
       if (!hasData(session.current)) return
-      const { fresh, record } = this.#creation(session, now)
-      if (!await this.call(() => this.options.store.set(fresh.id, record, 0, this.#ttl(record, now)))) {
-        throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
-      }
+      const { fresh, record } = await this.#create(session, now)
       session.saved(fresh.token, fresh.id, record, fresh.credential)
       return
     }
@@ -267,11 +264,7 @@ export class SessionEngine implements SessionBackend {
       session.gone()
       return
     }
-    const fresh = this.#fresh()
-    const record: StoredSession = { version: 1, createdAt: now, lastSeenAt: now, userId: this.options.userIdOf(data), remembered: session.remembered, data }
-    if (!await this.call(() => this.options.store.set(fresh.id, record, 0, this.#ttl(record, now)))) {
-      throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
-    }
+    const { fresh, record } = await this.#create(session, now, data)
     if (current !== null) {
       await this.destroyStored(id)
       await this.markMoved(id)
@@ -283,9 +276,18 @@ export class SessionEngine implements SessionBackend {
    * A new session's first record, under a new token. 256 random bits: a taken id (a failed write)
    * means a broken random source, not bad luck.
    */
-  #creation (session: ServerSession, now: number): { fresh: Fresh, record: StoredSession } {
-    const data = session.current
+  #creation (session: ServerSession, now: number, data = session.current): { fresh: Fresh, record: StoredSession } {
     return { fresh: this.#fresh(), record: { version: 1, createdAt: now, lastSeenAt: now, userId: this.options.userIdOf(data), remembered: session.remembered, data } }
+  }
+
+  /** `#creation`, written to the store (where it may not be taken). */
+  async #create (session: ServerSession, now: number, data = session.current): Promise<{ fresh: Fresh, record: StoredSession }> {
+    const created = this.#creation(session, now, data)
+    const { fresh, record } = created
+    if (!await this.call(() => this.options.store.set(fresh.id, record, 0, this.#ttl(record, now)))) {
+      throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(1)
+    }
+    return created
   }
 
   /**

@@ -72,9 +72,8 @@ export class ServerSession extends SessionState {
     this.assertOpen('regenerate')
     const kept = this.kept(keep)
     const remembered = this.remembered
-    const id = this.record === null ? null : this.#id
-    await this.#end()
-    if (id !== null) await this.backend.markMoved(id)
+    // moved, not ended: a request in flight with the old credential leaves the new one alone
+    await this.#end(true)
     for (const key of Object.keys(kept)) this.set(key, kept[key])
     if (remembered) this.remember()
   }
@@ -119,8 +118,12 @@ export class ServerSession extends SessionState {
     this.clearClient = true
   }
 
-  async #end (): Promise<void> {
-    if (this.#id !== null && this.record !== null) await this.backend.destroyStored(this.#id)
+  async #end (moved = false): Promise<void> {
+    const id = this.#id
+    if (id !== null && this.record !== null) {
+      await this.backend.destroyStored(id)
+      if (moved) await this.backend.markMoved(id)
+    }
     this.gone()
   }
 }

@@ -4,6 +4,11 @@ import { Area, RefusingArea } from './fixtures/areas.js'
 import { server } from './fixtures/servers.js'
 
 const key = (mechanism: string): string => `sessionkit:${mechanism}`
+/** The credential a storage area holds for the mechanism, or `null`. */
+const credentialIn = (area: Area, mechanism: string): string | null => {
+  const raw = area.getItem(key(mechanism))
+  return raw === null ? null : JSON.parse(raw).c
+}
 const json = async (response: Response): Promise<unknown> => response.json()
 
 function client (t: Test, options: SessionClientOptions) {
@@ -22,7 +27,7 @@ t.test('header: log in, the credential is kept in sessionStorage and sent back; 
   t.same(await json(await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'alice' }) })), { user: 'alice' })
   t.match(session.getItem(key('header')), /"c":"[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}"/)
   t.same(await json(await c.fetch(`${base}/me`)), { user: 'alice' })
-  t.equal(seen.at(-1)?.['x-session-id'], JSON.parse(session.getItem(key('header')) as string).c)
+  t.equal(seen.at(-1)?.['x-session-id'], credentialIn(session, 'header'))
   t.equal((await c.fetch('/logout', { method: 'POST' })).status, 204)
   t.equal(session.getItem(key('header')), null, 'cleared when the server sends the header empty')
   t.same(changes, [true, false])
@@ -127,7 +132,7 @@ t.test('an answer to a request sent before a login does not undo the login: neit
       return fetch(request)
     }
   })
-  const held = (): string | null => session.getItem(key('header')) === null ? null : JSON.parse(session.getItem(key('header')) as string).c
+  const held = (): string | null => credentialIn(session, 'header')
   const login = async (user: string): Promise<unknown> => json(await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }) }))
   let release!: () => void
 
@@ -186,7 +191,7 @@ t.test('jwt: of two requests that change the session at once, the first answer\'
       return response
     }
   })
-  const held = (): string => JSON.parse(session.getItem(key('jwt')) as string).c
+  const held = (): string | null => credentialIn(session, 'jwt')
   await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
   const token = held()
   let release!: () => void
@@ -260,7 +265,7 @@ t.test('jwt, encrypted tokens: kept, sent, and refreshed once when the header sa
   const area = new Area()
   const c = client(t, { mechanism: 'jwt', baseUrl: base, storageAreas: { sessionStorage: area }, now: () => time })
   await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
-  const held = JSON.parse(area.getItem(key('jwt')) as string).c as string
+  const held = credentialIn(area, 'jwt') as string
   t.equal(held.split('.').length, 5, 'the sealed token is what is kept')
   t.same(await json(await c.fetch('/me')), { user: 'alice' })
   t.equal(refreshes.length, 0)
@@ -271,7 +276,7 @@ t.test('jwt, encrypted tokens: kept, sent, and refreshed once when the header sa
   t.same(answers, Array(3).fill({ user: 'alice' }))
   t.equal(refreshes.length, 1, 'one refresh')
   t.same(seen.slice(sent).map((request) => request.url), ['/refresh', '/me', '/me', '/me'], 'the expiry read from the header: refreshed before sending, no request sent with the expired token')
-  t.not(JSON.parse(area.getItem(key('jwt')) as string).c, held, 'a new sealed token')
+  t.not(credentialIn(area, 'jwt'), held, 'a new sealed token')
 })
 
 t.test('jwt: the app\'s own 401 neither refreshes nor clears', async (t) => {
