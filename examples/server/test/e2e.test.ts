@@ -21,7 +21,7 @@ class Client {
       if (this.mechanism === 'jwt') headers.authorization = `Bearer ${this.credential}`
     }
     if (path === '/refresh' && this.refreshToken !== null) headers['x-refresh-token'] = this.refreshToken
-    const response = await fetch(url, { method, headers, body: typeof body === 'string' ? body : body === undefined ? undefined : JSON.stringify(body) })
+    const response = await fetch(url, { method, headers, body: typeof body === 'string' ? body : body === undefined ? null : JSON.stringify(body) })
     const issued = this.mechanism === 'cookie'
       ? /^sid=([^;]*)/.exec(response.headers.get('set-cookie') ?? '')?.[1]
       : response.headers.get(this.mechanism === 'jwt' ? 'x-session-token' : 'x-session-id') ?? undefined
@@ -189,7 +189,7 @@ t.test('jwt with SESSION_JWT_TRANSPORT=cookie: both tokens in HttpOnly cookies, 
     const cookie = [...jar].filter(([name]) => name !== 'sid-refresh' || path === '/refresh').map(([name, value]) => `${name}=${value}`).join('; ')
     const headers: Record<string, string> = cookie === '' ? {} : { cookie }
     if (body !== undefined) headers['content-type'] = 'application/json'
-    const response = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    const response = await fetch(base + path, { method, headers, body: body === undefined ? null : JSON.stringify(body) })
     for (const line of response.headers.getSetCookie()) {
       const [pair] = line.split(';') as [string]
       const name = pair.slice(0, pair.indexOf('='))
@@ -232,7 +232,7 @@ t.test('jwt with SESSION_JWT_ENCRYPTION=on: tokens a client cannot read, refresh
       if (cookie !== '') headers.cookie = cookie
       if (token !== null) headers.authorization = `Bearer ${token}`
       if (refresh !== null && path === '/refresh') headers['x-refresh-token'] = refresh
-      const response = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+      const response = await fetch(base + path, { method, headers, body: body === undefined ? null : JSON.stringify(body) })
       for (const line of response.headers.getSetCookie()) {
         const [pair] = line.split(';') as [string]
         const value = pair.slice(pair.indexOf('=') + 1)

@@ -7,41 +7,41 @@ import { csrfGuard, SAFE_METHODS, type CsrfOptions } from './csrf.js'
 /** Where and how the session cookie is set. */
 export interface CookieAttributes {
   /** @default '/' */
-  path?: string
+  path?: string | undefined
   /** Sent only when configured: without it the cookie stays on this exact host. @default undefined */
-  domain?: string
+  domain?: string | undefined
   /**
    * `'auto'`: `Secure` when the request came over HTTPS (`request.protocol`, which honours
    * Fastify's `trustProxy`). `true` always, `false` never (local development only).
    * @default 'auto'
    */
-  secure?: boolean | 'auto'
+  secure?: boolean | 'auto' | undefined
   /** @default 'lax' */
-  sameSite?: 'lax' | 'strict' | 'none'
+  sameSite?: 'lax' | 'strict' | 'none' | undefined
   /** CHIPS: a cookie partitioned by top-level site. Requires `secure` and `sameSite: 'none'`. @default false */
-  partitioned?: boolean
+  partitioned?: boolean | undefined
   /**
    * The cookie's lifetime in milliseconds. Unset: a browser-session cookie. The server-side idle
    * and absolute timeouts apply either way.
    * @default undefined
    */
-  maxAge?: number
+  maxAge?: number | undefined
 }
 
 /** Options of the cookie transport. */
 export interface CookieTransportOptions {
   /** The cookie name. Generic on purpose: it says nothing about the framework. @default 'sid' */
-  cookieName?: string
+  cookieName?: string | undefined
   /**
    * Prefix the name with `__Host-`: the browser then only accepts it with `Secure`, `Path=/` and no
    * `Domain`, so no subdomain can plant or overwrite it. Forces `secure: true`.
    * @default false
    */
-  hostPrefix?: boolean
+  hostPrefix?: boolean | undefined
   /** Cookie attributes. */
-  cookie?: CookieAttributes
+  cookie?: CookieAttributes | undefined
   /** The CSRF guard on unsafe methods. `false` turns it off (for APIs with their own protection). */
-  csrf?: CsrfOptions | false
+  csrf?: CsrfOptions | false | undefined
 }
 
 const NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/

@@ -9,7 +9,7 @@ export interface CsrfOptions {
    * `scheme://host[:port]`.
    * @default []
    */
-  allowedOrigins?: readonly string[]
+  allowedOrigins?: readonly string[] | undefined
 }
 
 /** Methods that must not change state, so need no guard. */

@@ -329,7 +329,7 @@ t.test('every Set-Cookie line is what @fastify/cookie serialises, for any attrib
     for (const https of [false, true]) {
       const response = await app.inject({ url: '/lines', headers: https ? { 'x-forwarded-proto': 'https' } : {} })
       const secure = options?.hostPrefix === true || options?.cookie?.secure === true || (options?.cookie?.secure !== false && https)
-      const expected = values.map((value) => app.serializeCookie(name, value, { ...attributes, secure }))
+      const expected = values.map((value) => app.serializeCookie(name, value, { ...attributes, secure } as Parameters<typeof app.serializeCookie>[2]))
       t.same(response.headers['set-cookie'], expected, `${JSON.stringify(options)} https=${https}`)
       t.same(response.json().bytes, expected.map((line) => Buffer.byteLength(line)))
     }

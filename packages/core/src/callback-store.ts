@@ -20,18 +20,18 @@ export interface CallbackStoreOptions {
    * than any token lives.
    * @default 2592000000 (30 days)
    */
-  generationTtl?: number
+  generationTtl?: number | undefined
   /** The clock (epoch milliseconds), for tests. @default Date.now */
-  now?: () => number
+  now?: (() => number) | undefined
 }
 
 interface Envelope {
   /** What callback stores read their TTL from (`connect-redis` reads `cookie.expires`). */
   cookie: { originalMaxAge: number, expires: string }
   sessionkit?: unknown
-  index?: string[]
-  until?: number
-  generation?: number
+  index?: string[] | undefined
+  until?: number | undefined
+  generation?: number | undefined
 }
 
 /** A record that no longer reads as a session is as good as gone; any other failure is the store's. */

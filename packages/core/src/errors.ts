@@ -1,4 +1,4 @@
-import createError from '@fastify/error'
+import { createError } from '@fastify/error'
 
 /**
  * Every error sessionkit's core raises. Match on `err.code`; `err.statusCode` is the HTTP status the

@@ -104,7 +104,7 @@ export function installSessionHooks<S extends SessionState> (fastify: FastifyIns
   fastify.addHook('onRoute', function addSessionHooks (route: RouteOptions) {
     if (route.config?.session === false) return
     // a new object: the app's config may be shared between routes
-    route.config = { ...route.config, [kHooked]: true } as RouteOptions['config']
+    route.config = { ...route.config, [kHooked]: true } as NonNullable<RouteOptions['config']>
     // loaded before the route's own onRequest hooks (csrfProtection, auth checks read the session);
     // saved after its onSend hooks
     route.onRequest = [loadSession as onRequestHookHandler, ...list(route.onRequest)]

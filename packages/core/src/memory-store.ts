@@ -7,14 +7,14 @@ export interface MemoryStoreOptions {
    * The most sessions kept at once; past it the least recently active is evicted.
    * @default 100000
    */
-  maxEntries?: number
+  maxEntries?: number | undefined
   /**
    * How often expired entries are swept (milliseconds), whether or not anyone reads them.
    * @default 60000
    */
-  sweepInterval?: number
+  sweepInterval?: number | undefined
   /** The clock, for tests. @default Date.now */
-  now?: () => number
+  now?: (() => number) | undefined
 }
 
 interface Entry {
@@ -137,11 +137,11 @@ export class MemoryStore implements SessionStore {
     this.#index(id, entry.userId)
   }
 
-  async merge (id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null }, ttl: number): Promise<number | null> {
+  async merge (id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null | undefined }, ttl: number): Promise<number | null> {
     return this.#merge(id, changes, meta, ttl)
   }
 
-  #merge (id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null }, ttl: number): number | null {
+  #merge (id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null | undefined }, ttl: number): number | null {
     const entry = this.#live(id)
     if (entry === undefined) return null
     // the stored values are frozen already: only the changed ones are copied

@@ -15,57 +15,57 @@ export interface EngineOptions {
    * Where sessions live.
    * @default new MemoryStore()
    */
-  store?: SessionStore
+  store?: SessionStore | undefined
   /**
    * A session unused for this long (milliseconds) is dead.
    * @default 1800000 (30 minutes)
    */
-  idleTimeout?: number
+  idleTimeout?: number | undefined
   /**
    * A session older than this (milliseconds) is dead however active it is.
    * @default 43200000 (12 hours)
    */
-  absoluteTimeout?: number
+  absoluteTimeout?: number | undefined
   /**
    * The lifetime of a session that asked to be remembered (`session.remember()`, a "remember me"
    * box): its idle and absolute timeouts (milliseconds), neither shorter than the ordinary ones. A
    * cookie carrying such a session is kept until its absolute expiry, across browser restarts.
    * @default { idleTimeout: 1209600000 (14 days), absoluteTimeout: 2592000000 (30 days) }
    */
-  remember?: { idleTimeout?: number, absoluteTimeout?: number }
+  remember?: { idleTimeout?: number | undefined, absoluteTimeout?: number | undefined } | undefined
   /**
    * The store's idle expiry is moved at most once per this interval (milliseconds), so that reading a
    * session costs no write. Must be below `idleTimeout`.
    * @default idleTimeout / 10, at most 60000
    */
-  touchInterval?: number
+  touchInterval?: number | undefined
   /**
    * Whether reading a session counts as activity that moves its idle expiry (throttled by
    * `touchInterval`). With `false`, only writes and `session.touch()` do.
    * @default true
    */
-  rolling?: boolean
+  rolling?: boolean | undefined
   /**
    * How long (milliseconds) a store call may take before the request fails with a 503. Applies to
    * stores that do not bound their own latency (`boundedLatency`), such as callback-style stores.
    * @default 1000
    */
-  storeTimeout?: number
+  storeTimeout?: number | undefined
   /**
    * Which user a session belongs to, for the per-user index (`listUserSessions`,
    * `revokeUserSessions`): a session key whose string value is the user id, or a function of the data.
    * @default 'userId'
    */
-  userId?: string | ((data: Readonly<Partial<SessionData>>) => string | null | undefined)
+  userId?: string | ((data: Readonly<Partial<SessionData>>) => string | null | undefined) | undefined
   /**
    * How many verified credentials to remember (signature checked, store key derived), so that a
    * returning client costs no HMAC and no hash. Whether the session is live is still read from the
    * store on every request. `0` turns it off.
    * @default 10000
    */
-  credentialCache?: number
+  credentialCache?: number | undefined
   /** The clock (epoch milliseconds), for tests. @default Date.now */
-  now?: () => number
+  now?: (() => number) | undefined
 }
 
 /** Options of core's plugin: the engine's, plus the transports it serves. */

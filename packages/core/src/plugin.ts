@@ -40,7 +40,7 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     /** `false` keeps sessions off this route: no hook runs, no store call, `request.session` is null. */
-    session?: boolean
+    session?: boolean | undefined
   }
 }
 

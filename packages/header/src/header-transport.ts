@@ -8,13 +8,13 @@ export interface HeaderTransportOptions {
    * or rotated one (empty on logout).
    * @default 'x-session-id'
    */
-  header?: string
+  header?: string | undefined
   /**
    * Add the header to `Access-Control-Expose-Headers`, so that browser code on another allowed
    * origin can read it.
    * @default true
    */
-  exposeHeader?: boolean
+  exposeHeader?: boolean | undefined
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/

@@ -1,4 +1,4 @@
-import createError from '@fastify/error'
+import { createError } from '@fastify/error'
 
 /** The errors `@sessionkit/jwt` adds to core's catalogue. */
 export const errors = {

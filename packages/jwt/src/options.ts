@@ -20,32 +20,32 @@ export interface JwtSessionOptions {
    * least 32 random bytes and is none of the signing secrets.
    * @default undefined (tokens are signed, not encrypted)
    */
-  encryptionKeys?: readonly EncryptionKey[]
+  encryptionKeys?: readonly EncryptionKey[] | undefined
   /**
    * Where the denylist, the user generations and the refresh families live. Share one store
    * (`@sessionkit/redis`) between instances so that revocations reach all of them.
    * @default new MemoryStore()
    */
-  store?: SessionStore
+  store?: SessionStore | undefined
   /**
    * How the token travels: `'bearer'` (Authorization / X-Session-Token, refresh tokens in
    * X-Refresh-Token) or `'cookie'` (HttpOnly cookies: the access token's, and the refresh token's,
    * sent only to the refresh route).
    * @default 'bearer'
    */
-  transport?: 'bearer' | 'cookie'
+  transport?: 'bearer' | 'cookie' | undefined
   /** Options of the Bearer transport (`transport: 'bearer'`): the response header, CORS exposure. */
-  bearer?: BearerTransportOptions
+  bearer?: BearerTransportOptions | undefined
   /** Options of the cookie transport (`transport: 'cookie'`): name, attributes, CSRF guard. */
-  cookie?: CookieTransportOptions
+  cookie?: CookieTransportOptions | undefined
   /** Access-token lifetime: milliseconds or a text such as `'15m'`. @default '15m' */
-  accessTokenTtl?: number | string
+  accessTokenTtl?: number | string | undefined
   /**
    * Refresh-token family lifetime from login (milliseconds or text), or `false` for no refresh
    * tokens.
    * @default '30d'
    */
-  refreshTokenTtl?: number | string | false
+  refreshTokenTtl?: number | string | false | undefined
   /**
    * The lifetime of a session that asked to be remembered (`session.remember()`): its refresh family
    * lives `refreshTokenTtl` from login (milliseconds or text; not shorter than the ordinary one), and
@@ -53,43 +53,43 @@ export interface JwtSessionOptions {
    * browser-session cookies (unless `cookie.maxAge` says otherwise).
    * @default { refreshTokenTtl: refreshTokenTtl }
    */
-  remember?: { refreshTokenTtl?: number | string }
+  remember?: { refreshTokenTtl?: number | string | undefined } | undefined
   /**
    * How long after a rotation the spent refresh token still gets the same answer, so that parallel
    * retries of one refresh do not lock the user out (milliseconds).
    * @default 10000
    */
-  refreshGrace?: number
+  refreshGrace?: number | undefined
   /**
    * The refresh route the plugin registers, or `false` to register none (and so hand out no refresh
    * tokens, as with `refreshTokenTtl: false`).
    * @default '/refresh'
    */
-  refreshRoute?: string | false
+  refreshRoute?: string | false | undefined
   /** Required `iss` claim, set on every token and required on every token accepted. */
-  issuer?: string
+  issuer?: string | undefined
   /** Required `aud` claim, set on every token and required on every token accepted. */
-  audience?: string
+  audience?: string | undefined
   /** Tolerance for `exp`, `nbf` and `iat` (milliseconds). @default 0 */
-  clockTolerance?: number
+  clockTolerance?: number | undefined
   /**
    * The size budget: bytes of the token (Bearer) or of the whole Set-Cookie line (cookie).
    * @default 8192 with Bearer, 4096 with the cookie transport
    */
-  maxTokenBytes?: number
+  maxTokenBytes?: number | undefined
   /**
    * How many verified tokens to remember (header, signature and claim shapes checked), by the whole
    * token string, or `false`. Expiry and revocation are checked on every request whether or not a
    * token comes from the cache.
    * @default 10000
    */
-  cache?: number | false
+  cache?: number | false | undefined
   /** The session key holding the user id, or a function of the data. @default 'userId' */
-  userId?: string | ((data: Readonly<Partial<SessionData>>) => string | null | undefined)
+  userId?: string | ((data: Readonly<Partial<SessionData>>) => string | null | undefined) | undefined
   /** Milliseconds a store call may take, for stores that do not bound their own latency. @default 1000 */
-  storeTimeout?: number
+  storeTimeout?: number | undefined
   /** The clock (epoch milliseconds), for tests. @default Date.now */
-  now?: () => number
+  now?: (() => number) | undefined
 }
 
 export interface ResolvedJwtOptions {

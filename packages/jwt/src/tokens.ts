@@ -8,19 +8,19 @@ export interface AccessClaims {
   jti: string
   iat: number
   exp: number
-  nbf?: number
+  nbf?: number | undefined
   /** The user, when the session has one. */
-  sub?: string
+  sub?: string | undefined
   /** The user's revocation generation when the token was issued. */
-  gen?: number
+  gen?: number | undefined
   /** The refresh family (a session id in the store) this token belongs to. */
-  fam?: string
+  fam?: string | undefined
   /** The session is remembered (`session.remember()`). */
-  rem?: true
+  rem?: true | undefined
   /** The session data, under one namespaced claim. */
   sk: Record<string, unknown>
-  iss?: string
-  aud?: string
+  iss?: string | undefined
+  aud?: string | undefined
 }
 
 /** Signs with the first key, verifies with the key the token's `kid` names. */

@@ -5,13 +5,13 @@ import { cookieTransport, type CookieTransportOptions } from '@sessionkit/cookie
 /** Options of the Bearer transport. */
 export interface BearerTransportOptions {
   /** The response header that hands out a new token (empty when the client must forget it). @default 'x-session-token' */
-  responseHeader?: string
+  responseHeader?: string | undefined
   /**
    * Add the response header (and `X-Refresh-Token`) to `Access-Control-Expose-Headers`, so that
    * browser code on another allowed origin can read them.
    * @default true
    */
-  exposeHeader?: boolean
+  exposeHeader?: boolean | undefined
 }
 
 /** The header that carries refresh tokens, both ways, with the Bearer transport. */

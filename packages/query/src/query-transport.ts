@@ -5,9 +5,9 @@ import { errors } from './errors.js'
 /** Options of the query transport. */
 export interface QueryTransportOptions {
   /** The query parameter that carries the credential. @default 'sid' */
-  parameter?: string
+  parameter?: string | undefined
   /** The response header that hands out a new or rotated credential (empty on logout). @default 'x-session-id' */
-  header?: string
+  header?: string | undefined
 }
 
 const NAME = /^[A-Za-z0-9_-]+$/

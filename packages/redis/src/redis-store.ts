@@ -9,23 +9,23 @@ export interface RedisStoreOptions {
    * Create it with `enableOfflineQueue: false` and a `commandTimeout`, or the engine's
    * `storeTimeout` bounds each call instead.
    */
-  client?: Redis | Cluster
+  client?: Redis | Cluster | undefined
   /**
    * Where to connect when no client is given: a `redis://` URL or ioredis options. The store then
    * owns the client: no offline queue, `commandTimeout`, automatic reconnection.
    * @default process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
    */
-  connection?: string | RedisOptions
+  connection?: string | RedisOptions | undefined
   /** Prepended to every key, so that apps sharing a Redis never see each other's sessions. @default 'sessionkit:' */
-  prefix?: string
+  prefix?: string | undefined
   /** Milliseconds before a command fails (owned client only). @default 500 */
-  commandTimeout?: number
+  commandTimeout?: number | undefined
   /** A stored record larger than this is refused before parsing. @default 1048576 */
-  maxRecordBytes?: number
+  maxRecordBytes?: number | undefined
   /** How long a user's revocation generation lives after its last bump (ms). @default 2592000000 (30 days) */
-  generationTtl?: number
+  generationTtl?: number | undefined
   /** Told of connection errors of an owned client (which reconnects by itself). @default ignore */
-  onError?: (err: Error) => void
+  onError?: ((err: Error) => void) | undefined
 }
 
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/
@@ -163,7 +163,7 @@ export class RedisStore implements SessionStore {
     return true
   }
 
-  async merge (id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null }, ttl: number): Promise<number | null> {
+  async merge (id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null | undefined }, ttl: number): Promise<number | null> {
     if (!SESSION_ID.test(id)) return null
     const pairs: string[] = []
     // an empty value deletes: no JSON text is empty

@@ -40,7 +40,7 @@ async function call (base: string, method: string, path: string, credential?: st
   const headers: Record<string, string> = {}
   if (credential !== undefined) headers['x-session-id'] = credential
   if (body !== undefined) headers['content-type'] = 'application/json'
-  const response = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  const response = await fetch(base + path, { method, headers, body: body === undefined ? null : JSON.stringify(body) })
   await response.arrayBuffer()
   return { status: response.status, credential: response.headers.get('x-session-id') }
 }

@@ -11,7 +11,7 @@ export interface SessionClientOptions {
    * `Authorization: Bearer`).
    * @default 'x-session-id' for header, 'x-session-token' for jwt
    */
-  header?: string
+  header?: string | undefined
   /**
    * Where the credential is kept. `'session'`: this tab only, gone when it closes. `'local'`: every
    * tab, across restarts, and readable by any script on the page (see the README). `'memory'`:
@@ -19,27 +19,27 @@ export interface SessionClientOptions {
    * with one finds a credential kept in the other.
    * @default 'session'
    */
-  storage?: StorageKind
+  storage?: StorageKind | undefined
   /** The app's origin, against which relative URLs resolve. @default location.origin */
-  baseUrl?: string
+  baseUrl?: string | undefined
   /** Other origins (`https://api.example.com`) that may receive the credential. @default [] */
-  allowedOrigins?: readonly string[]
+  allowedOrigins?: readonly string[] | undefined
   /** Prefix of the storage key and name of the cross-tab channel. @default 'sessionkit' */
-  namespace?: string
+  namespace?: string | undefined
   /** Where JWT sessions refresh. @default '/refresh' */
-  refreshUrl?: string
+  refreshUrl?: string | undefined
   /** Where `logout()` posts. @default '/logout' */
-  logoutUrl?: string
+  logoutUrl?: string | undefined
   /** The fetch to wrap. @default globalThis.fetch */
-  fetch?: typeof fetch
+  fetch?: typeof fetch | undefined
   /** Storage areas, when not the page's own (tests, web views). @default globalThis */
-  storageAreas?: { sessionStorage?: StorageLike, localStorage?: StorageLike }
+  storageAreas?: { sessionStorage?: StorageLike | undefined, localStorage?: StorageLike | undefined } | undefined
   /** A stored value longer than this is dropped unread. @default 20000 */
-  maxStoredLength?: number
+  maxStoredLength?: number | undefined
   /** Tell other tabs of logouts (BroadcastChannel) and follow theirs. @default true */
-  crossTab?: boolean
+  crossTab?: boolean | undefined
   /** The clock (epoch ms), for expiry checks. @default Date.now */
-  now?: () => number
+  now?: (() => number) | undefined
 }
 
 /** What the client knows, as far as a page should care. */

@@ -15,7 +15,7 @@ export interface HarnessEngineOptions {
   idleTimeout: number
   absoluteTimeout: number
   /** Which user a session belongs to, when a suite says (the ecosystem suite reads passport's key). */
-  userId?: (data: Readonly<Record<string, unknown>>) => string | null | undefined
+  userId?: ((data: Readonly<Record<string, unknown>>) => string | null | undefined) | undefined
 }
 
 /** How the session suite drives one mechanism. */
@@ -27,16 +27,16 @@ export interface SessionHarness {
   /** The credential a response hands out: a string, `null` when it tells the client to forget, `undefined` when silent. */
   credentialOf (response: LightMyRequestResponse): string | null | undefined
   /** A credential of the right form and signature that names no session. @default a signed random token */
-  forge?: (options: HarnessEngineOptions) => string
+  forge?: ((options: HarnessEngineOptions) => string) | undefined
   /**
    * Stateless mechanisms (tokens): expiry is fixed at issue (`idleTimeout` is the token lifetime, and
    * reading does not extend it), and concurrent changes cannot be merged into one credential, so that
    * case is skipped with a reason.
    * @default false
    */
-  stateless?: boolean
+  stateless?: boolean | undefined
   /** The store the mechanism runs on. @default a MemoryStore on the suite's clock */
-  store?: (t: Test, now: () => number) => Promise<SessionStore> | SessionStore
+  store?: ((t: Test, now: () => number) => Promise<SessionStore> | SessionStore) | undefined
 }
 
 const IDLE = 10 * 60_000

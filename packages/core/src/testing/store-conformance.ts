@@ -9,9 +9,9 @@ export interface StoreHarness {
    * Moves the store's clock, when it has an injectable one: the expiry cases run then. A store whose
    * expiry is the server's own (Redis) leaves this out and gives `ttlOf` instead.
    */
-  advance?: (ms: number) => void
+  advance?: ((ms: number) => void) | undefined
   /** The TTL (milliseconds) the store holds for a session id, or `null` when the key has none. */
-  ttlOf?: (store: SessionStore, id: string) => Promise<number | null>
+  ttlOf?: ((store: SessionStore, id: string) => Promise<number | null>) | undefined
 }
 
 let counter = 0

@@ -1,6 +1,6 @@
 import { expect, test } from 'tstyche'
 import Fastify from 'fastify'
-import { sessionkit, credentialHeaderWriter, MemoryStore, repeatsHeader, RESERVED_HEADERS, VerifiedCache, type Session, type SessionkitOptions, type SessionSummary } from '@sessionkit/core'
+import { sessionkit, credentialHeaderWriter, MemoryStore, repeatsHeader, RESERVED_HEADERS, VerifiedCache, type Session, type SessionkitOptions, type SessionStore, type SessionSummary } from '@sessionkit/core'
 
 declare module '@sessionkit/core' {
   interface SessionData {
@@ -54,6 +54,9 @@ test('request.session and fastify.sessionkit are declared once, by core', () => 
 test('options are typed', () => {
   const app = Fastify()
   expect(app.register).type.toBeCallableWith(sessionkit, { secret: 'x'.repeat(32), transports: [], store: new MemoryStore() })
+  // with exactOptionalPropertyTypes on: options read from the environment may be undefined, and the memory store is a SessionStore
+  expect<SessionkitOptions>().type.toBeAssignableFrom({ secret: 'x'.repeat(32), transports: [], idleTimeout: undefined as number | undefined, store: undefined as MemoryStore | undefined })
+  expect<SessionStore>().type.toBeAssignableFrom(new MemoryStore())
   expect<SessionkitOptions>().type.not.toBeAssignableFrom({ secret: 42, transports: [] })
   expect<SessionkitOptions>().type.not.toBeAssignableFrom({ secret: 'x'.repeat(32) })
   expect<SessionkitOptions>().type.not.toBeAssignableFrom({ secret: 'x'.repeat(32), transports: [], idleTimeout: '30m' })

@@ -6,6 +6,7 @@ import type { Session, Transport } from '@sessionkit/core'
 test('registered with typed options', () => {
   const app = Fastify()
   expect(app.register).type.toBeCallableWith(sessionkitHeader, { secret: 'x'.repeat(32), header: 'x-api-session', idleTimeout: 60_000 })
+  expect<HeaderSessionOptions>().type.toBeAssignableFrom({ secret: 'x'.repeat(32), header: process.env.SESSION_HEADER, exposeHeader: undefined })
   expect<HeaderSessionOptions>().type.not.toBeAssignableFrom({ secret: 'x'.repeat(32), exposeHeader: 'yes' })
   expect(headerTransport()).type.toBe<Transport>()
   app.get('/', async (request) => {

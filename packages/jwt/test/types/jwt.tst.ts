@@ -6,6 +6,7 @@ import type { Session } from '@sessionkit/core'
 test('typed options and keys', () => {
   const app = Fastify()
   expect(app.register).type.toBeCallableWith(sessionkitJwt, { keys: [{ kid: 'k1', algorithm: 'HS256', secret: 'x'.repeat(32) }], accessTokenTtl: '15m', transport: 'cookie' })
+  expect<JwtSessionOptions>().type.toBeAssignableFrom({ keys: [], issuer: process.env.JWT_ISSUER, audience: process.env.JWT_AUDIENCE, refreshTokenTtl: undefined })
   expect<JwtKey>().type.toBeAssignableFrom({ kid: 'r1', algorithm: 'RS256' as const, publicKey: 'pem' })
   expect<JwtKey>().type.not.toBeAssignableFrom({ kid: 'k', algorithm: 'HS256' as const, publicKey: 'pem' })
   expect<JwtKey>().type.not.toBeAssignableFrom({ kid: 'k', algorithm: 'none' as const, secret: 'x' })

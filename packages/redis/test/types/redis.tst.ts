@@ -8,6 +8,7 @@ test('a SessionStore over one Redis or a Cluster', () => {
   expect<RedisStoreOptions>().type.toBeAssignableFrom({ client: new Redis() })
   expect<RedisStoreOptions>().type.toBeAssignableFrom({ client: new Cluster([]) })
   expect<RedisStoreOptions>().type.toBeAssignableFrom({ connection: 'redis://127.0.0.1:6379', prefix: 'app:' })
+  expect<RedisStoreOptions>().type.toBeAssignableFrom({ connection: process.env.REDIS_URL, prefix: process.env.REDIS_PREFIX })
   expect<RedisStoreOptions>().type.not.toBeAssignableFrom({ prefix: 42 })
   expect<RedisStoreOptions>().type.not.toBeAssignableFrom({ client: {} })
 })

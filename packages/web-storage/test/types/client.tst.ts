@@ -7,6 +7,7 @@ test('typed options and a fetch-compatible client', () => {
   expect(client.fetch('/me')).type.toBe<Promise<Response>>()
   expect(client.fetch).type.toBeCallableWith(new Request('https://app.example/me'), { method: 'POST' })
   expect<SessionClientOptions>().type.not.toBeAssignableFrom({ mechanism: 'cookie' })
+  expect<SessionClientOptions>().type.toBeAssignableFrom({ mechanism: 'header' as const, baseUrl: undefined as string | undefined, storage: undefined })
   expect<SessionClientOptions>().type.not.toBeAssignableFrom({ mechanism: 'header', storage: 'cookies' })
   expect(client.onChange((state) => state.authenticated)).type.toBe<() => void>()
   expect(client.remember(false)).type.toBe<void>()

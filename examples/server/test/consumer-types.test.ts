@@ -1,0 +1,49 @@
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+
+// What a user's compiler sees: test/fixtures/consumer/app.ts, an app written against every package,
+// compiled against the packages' built declarations (found through their package.json, not the
+// sources the other tests import), with the strictest settings users turn on
+// (`exactOptionalPropertyTypes`, `skipLibCheck: false`) and under each module resolution in use:
+// `NodeNext`, `Bundler`, and `Node10`, which a `"module": "CommonJS"` project gets by default and
+// which reads no `exports` map.
+const run = promisify(execFile)
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
+const root = new URL('../../../', import.meta.url)
+const PACKAGES = ['core', 'cookie', 'header', 'query', 'jwt', 'redis', 'web-storage']
+
+async function compile (args: string[]): Promise<{ code: number, output: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [tsc, ...args], { maxBuffer: 64 * 1024 * 1024 })
+    return { code: 0, output: stdout + stderr }
+  } catch (err) {
+    const { code, stdout, stderr } = err as { code: number, stdout: string, stderr: string }
+    return { code, output: stdout + stderr }
+  }
+}
+
+t.before(async () => {
+  // the declarations are built as `pnpm build` builds them (CI runs the tests on a fresh clone)
+  const built = await compile(['-b', ...PACKAGES.map((name) => fileURLToPath(new URL(`packages/${name}`, root)))])
+  if (built.code !== 0) throw new Error(`building the packages failed:\n${built.output}`)
+})
+
+for (const resolution of ['nodenext', 'bundler', 'node10']) {
+  t.test(`an app compiles against the built packages with moduleResolution ${resolution}`, async (t) => {
+    const project = fileURLToPath(new URL(`fixtures/consumer/tsconfig.${resolution}.json`, import.meta.url))
+    const { code, output } = await compile(['-p', project, '--listFilesOnly'])
+    t.equal(code, 0, output)
+    const files = output.split('\n').map((line) => line.trim())
+    // each package by its built entry point, none by its sources
+    for (const name of PACKAGES) {
+      t.ok(files.includes(fileURLToPath(new URL(`packages/${name}/dist/index.d.ts`, root))), `${name}: dist/index.d.ts`)
+    }
+    t.same(files.filter((file) => file.startsWith(fileURLToPath(new URL('packages/', root))) && file.includes('/src/')), [], 'no package source')
+    const checked = await compile(['-p', project])
+    t.equal(checked.output, '', 'no diagnostics')
+    t.equal(checked.code, 0)
+  })
+}
