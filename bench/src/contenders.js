@@ -83,8 +83,20 @@ const byCookie = (response, name = 'sid') => {
   return { cookie: line.split(';')[0] }
 }
 
-/** Bare Fastify: the same three routes, no session. */
+/**
+ * Bare Fastify: the same three routes, no session. With BENCH_QUERY_HEADERS=1 in the environment
+ * (`pair plain bare sessionkit-query bare:BENCH_QUERY_HEADERS`), every response also gets the two
+ * headers the query mechanism must add to every response (SECURITY.md section 9) from an onSend
+ * hook, as the query plugin sets them: what that requirement costs by itself.
+ */
 async function bare (app) {
+  if (process.env.BENCH_QUERY_HEADERS !== undefined) {
+    app.addHook('onSend', function queryHeaders (request, reply, payload, done) {
+      reply.header('referrer-policy', 'no-referrer')
+      reply.header('cache-control', 'no-store, private')
+      done(null, payload)
+    })
+  }
   app.get('/read', async () => ({ n: 1 }))
   app.post('/write', async () => ({ ok: true }))
   app.post('/update', async () => ({ ok: true }))
