@@ -53,6 +53,9 @@ async function build (t: Test, options: Partial<QuerySessionOptions> = {}, logs?
   app.get('/redirect-out', async (_request, reply) => reply.redirect('https://partner.test/landing?sid=leak&x=1'))
   app.get('/redirect-in', async (_request, reply) => reply.redirect('/me?sid=keep'))
   app.get('/fail', async () => { throw new Error('boom') })
+  // a route that asks to be cached, as @fastify/static does, and one that never uses the session
+  app.get('/cacheable', async (_request, reply) => reply.header('Cache-Control', 'public, max-age=3600').send({ ok: true }))
+  app.get('/plain', { config: { session: false } }, async () => ({ ok: true }))
   app.post('/remember', async (request) => {
     request.session.set('userId', 'alice')
     request.session.remember()
@@ -66,10 +69,10 @@ async function login (app: FastifyInstance): Promise<string> {
   return headerOf(await app.inject({ method: 'POST', url: '/login' })) as string
 }
 
-t.test('every response to a request with ?sid= carries no-referrer and no-store', async (t) => {
+t.test('every response carries no-referrer and no-store, in place of the route\'s own cache-control', async (t) => {
   const app = await build(t)
   const sid = await login(app)
-  for (const [url, status] of [[`/me?sid=${sid}`, 200], ['/redirect-in?sid=' + sid, 302], ['/me?sid=' + 'x'.repeat(87), 401], ['/nowhere?sid=' + sid, 404], ['/fail?sid=' + sid, 500]] as const) {
+  for (const [url, status] of [[`/me?sid=${sid}`, 200], ['/redirect-in?sid=' + sid, 302], ['/me?sid=' + 'x'.repeat(87), 401], ['/nowhere?sid=' + sid, 404], ['/fail?sid=' + sid, 500], [`/cacheable?sid=${sid}`, 200], [`/plain?sid=${sid}`, 200], ['/plain', 200]] as const) {
     const response = await app.inject({ method: 'GET', url })
     t.equal(response.statusCode, status, url.split('?')[0] as string)
     t.equal(response.headers['referrer-policy'], 'no-referrer')
