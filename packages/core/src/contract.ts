@@ -113,9 +113,9 @@ export interface SyncAccess {
   isTokenRevoked(jti: string): boolean
   userGeneration(userId: string): number
   /** Optional, with `merge` and `touch`: the writes of a request. */
-  set?: ((id: string, record: StoredSession, expectedVersion: number, ttl: number) => boolean) | undefined
-  merge?: ((id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null | undefined }, ttl: number) => number | null) | undefined
-  touch?: ((id: string, lastSeenAt: number, ttl: number) => boolean) | undefined
+  set?(id: string, record: StoredSession, expectedVersion: number, ttl: number): boolean
+  merge?(id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null | undefined }, ttl: number): number | null
+  touch?(id: string, lastSeenAt: number, ttl: number): boolean
 }
 
 /**
@@ -138,7 +138,7 @@ export interface SessionStore {
    * recreating it). A store that has it lets concurrent requests changing one session all land
    * without retries; without it the engine retries conditional `set`s.
    */
-  merge?: ((id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null | undefined }, ttl: number) => Promise<number | null>) | undefined
+  merge?(id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null | undefined }, ttl: number): Promise<number | null>
   /** Moves `lastSeenAt` and the TTL of an existing record without touching its data or version. */
   touch(id: string, lastSeenAt: number, ttl: number): Promise<boolean>
   /** Deletes the record (and its index entry). Deleting what is absent is not an error. */
@@ -190,7 +190,7 @@ export interface Transport {
    */
   readonly onInvalid: 'reject' | 'anonymous'
   /** Called once at registration, in the plugin's context: add hooks, serializers, decorators. */
-  setup?: ((fastify: FastifyInstance) => void) | undefined
+  setup?(fastify: FastifyInstance): void
   /**
    * The credential this request carries in this channel. Throws `FST_SESSIONKIT_AMBIGUOUS_CREDENTIAL`
    * when the channel carries it twice.
@@ -200,7 +200,7 @@ export interface Transport {
    * Whether a request without any credential asks for one in this channel (for ordered transports:
    * a new session is issued through the first transport that claims the request, else the first).
    */
-  claims?: ((request: FastifyRequest) => boolean) | undefined
+  claims?(request: FastifyRequest): boolean
   /**
    * Hands a credential to the client. `expiresAt` is when the session expires at the latest.
    * `keepFor` (milliseconds), for a remembered session, is how long the client should keep the
@@ -213,5 +213,5 @@ export interface Transport {
    * The bytes this transport would send to hand out `credential` (a whole Set-Cookie line, say), for
    * mechanisms whose credentials vary in size (tokens). Absent: the credential's own length.
    */
-  measure?: ((request: FastifyRequest, credential: string) => number) | undefined
+  measure?(request: FastifyRequest, credential: string): number
 }

@@ -21,8 +21,6 @@ const MOVED = 'moved.'
 const MOVED_FOR = 5 * 60_000
 /** How many new tokens are made (hashed, signed) at once. */
 const FRESH_BATCH = 32
-/** A store's synchronous access with its writes, which the engine saves through when all three are there. */
-type FullSyncAccess = { [K in keyof SyncAccess]-?: NonNullable<SyncAccess[K]> }
 
 /**
  * The server-side engine: reads the credential through the transports, checks it, loads the record,
@@ -127,7 +125,7 @@ export class SessionEngine implements SessionBackend {
       if (sync?.set === undefined || sync.merge === undefined || sync.touch === undefined || session.lifetimeChanged || this.#movesUser(session)) {
         return this.#save(session).then(() => this.#deliver(request, reply, session))
       }
-      this.#saveNow(session, sync as FullSyncAccess)
+      this.#saveNow(session, sync as Required<SyncAccess>)
     }
     this.#deliver(request, reply, session)
   }
@@ -136,7 +134,7 @@ export class SessionEngine implements SessionBackend {
    * `#save` for a store that writes synchronously: the same writes, with no promise. A saved
    * session was just seen, and a new one has nothing to touch, so a touch only follows no save.
    */
-  #saveNow (session: ServerSession, sync: FullSyncAccess): void {
+  #saveNow (session: ServerSession, sync: Required<SyncAccess>): void {
     const now = this.options.now()
     const previous = session.record
     const { call } = this

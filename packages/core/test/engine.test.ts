@@ -1,13 +1,10 @@
 import t from 'tap'
 import Fastify, { type LightMyRequestResponse } from 'fastify'
-import { sessionkit, callbackStore, credentialWillChange, sessionCredential, MemoryStore, KeyRing, type CallbackStore, type SessionStore, type StoredSession, type SyncAccess } from '@sessionkit/core'
+import { sessionkit, callbackStore, credentialWillChange, sessionCredential, MemoryStore, KeyRing, type CallbackStore, type SessionStore, type StoredSession } from '@sessionkit/core'
 import { MemoryStore as FastifySessionMemoryStore } from '@fastify/session'
 import { ManualClock } from '@sessionkit/core/testing'
 import { buildApp } from './fixtures/app.js'
 import { testTransport, credentialOf, SECRET, OLD_SECRET } from './fixtures/transport.js'
-
-/** The memory store's synchronous access, writes included. */
-type FullSyncAccess = { [K in keyof SyncAccess]-?: NonNullable<SyncAccess[K]> }
 
 function routes (app: import('fastify').FastifyInstance): void {
   app.get('/read', async (request) => ({ data: request.session.data(), isNew: request.session.isNew }))
@@ -333,7 +330,7 @@ t.test('touch is throttled, follows rolling, and never rewrites data', async (t)
     const touch = store.touch.bind(store)
     store.touch = async (id, lastSeenAt, ttl) => { touches.push(lastSeenAt); return touch(id, lastSeenAt, ttl) }
     // the memory store's synchronous write is the one the engine calls: observed the same way
-    const sync = store.sync as FullSyncAccess
+    const sync = store.sync as Required<NonNullable<MemoryStore['sync']>>
     const touchNow = sync.touch
     sync.touch = (id, lastSeenAt, ttl) => { touches.push(lastSeenAt); return touchNow(id, lastSeenAt, ttl) }
     const credential = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })) as string
@@ -696,7 +693,7 @@ t.test('save() mid-request writes the change at once, through the async merge; t
 t.test('a store whose synchronous writes fail is a coded 503 that leaks nothing', async (t) => {
   const store = new MemoryStore()
   t.teardown(() => store.close())
-  const access = store.sync as FullSyncAccess
+  const access = store.sync as Required<NonNullable<MemoryStore['sync']>>
   let failing = false
   const fail = (): never => { throw new Error('ENOSPC hunter2') }
   Object.defineProperty(store, 'sync', {

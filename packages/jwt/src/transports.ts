@@ -109,12 +109,13 @@ export function headerRefresh (expose: boolean): RefreshChannel {
  */
 export function cookieRefresh (options: CookieTransportOptions, path: string): RefreshChannel & Pick<Transport, 'setup'> {
   const { cookieName = 'sid', hostPrefix = false, cookie = {} } = options
+  // a cookie transport always has its setup (the check of its longest Set-Cookie)
   const transport = cookieTransport({
     cookieName: (hostPrefix ? '__Secure-' : '') + cookieName + '-refresh',
     cookie: { ...cookie, path, ...(hostPrefix ? { secure: true } : {}) },
     // the refresh route gets the session cookie's guard (see the plugin)
     csrf: false
-  })
+  }) as Required<Transport>
   return {
     setup: transport.setup,
     read: transport.read,

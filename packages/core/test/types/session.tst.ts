@@ -57,6 +57,13 @@ test('options are typed', () => {
   // with exactOptionalPropertyTypes on: options read from the environment may be undefined, and the memory store is a SessionStore
   expect<SessionkitOptions>().type.toBeAssignableFrom({ secret: 'x'.repeat(32), transports: [], idleTimeout: undefined as number | undefined, store: undefined as MemoryStore | undefined })
   expect<SessionStore>().type.toBeAssignableFrom(new MemoryStore())
+  // a store's methods are methods: one whose `meta` leaves `undefined` out of `userId` still implements the interface
+  class OwnStore extends MemoryStore {
+    override async merge (id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null }, ttl: number): Promise<number | null> {
+      return await super.merge(id, changes, meta, ttl)
+    }
+  }
+  expect<SessionStore>().type.toBeAssignableFrom(new OwnStore())
   expect<SessionkitOptions>().type.not.toBeAssignableFrom({ secret: 42, transports: [] })
   expect<SessionkitOptions>().type.not.toBeAssignableFrom({ secret: 'x'.repeat(32) })
   expect<SessionkitOptions>().type.not.toBeAssignableFrom({ secret: 'x'.repeat(32), transports: [], idleTimeout: '30m' })
