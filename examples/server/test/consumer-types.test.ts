@@ -1,6 +1,8 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
@@ -47,3 +49,45 @@ for (const resolution of ['nodenext', 'bundler', 'node10']) {
     t.equal(checked.code, 0)
   })
 }
+
+/** The READMEs whose examples a user copies: the root's, each package's and each example's. */
+async function readmes (): Promise<string[]> {
+  const found = [fileURLToPath(new URL('README.md', root))]
+  for (const folder of ['packages', 'examples']) {
+    for (const name of (await readdir(new URL(`${folder}/`, root))).sort()) {
+      found.push(fileURLToPath(new URL(`${folder}/${name}/README.md`, root)))
+    }
+  }
+  return found
+}
+
+t.test('every whole TypeScript example of a README compiles against the built packages', async (t) => {
+  // a whole example starts with its imports; the others are fragments of one (an option, a signature)
+  const examples: Array<{ from: string, code: string }> = []
+  for (const file of await readmes()) {
+    const text = await readFile(file, 'utf8').catch(() => '')
+    for (const [, code] of text.matchAll(/```ts\n([\s\S]*?)```/g)) {
+      if ((code as string).startsWith('import ')) examples.push({ from: file, code: code as string })
+    }
+  }
+  t.ok(examples.length >= 8, `${examples.length} examples found`)
+  // beside the fixture, so that they find the packages as the app does; as ES modules (top-level await)
+  const dir = await mkdtemp(fileURLToPath(new URL('fixtures/consumer/readme-', import.meta.url)))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const names = await Promise.all(examples.map(async ({ code }, index) => {
+    const name = `example-${index}.ts`
+    await writeFile(join(dir, name), code)
+    return name
+  }))
+  await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({
+    extends: '../tsconfig.nodenext.json',
+    // READMEs read the environment as most apps do (process.env.NAME)
+    compilerOptions: { noPropertyAccessFromIndexSignature: false },
+    files: names
+  }))
+  const { code, output } = await compile(['-p', join(dir, 'tsconfig.json')])
+  // name each failing example by its README
+  const named = output.replace(/example-(\d+)\.ts/g, (_, index: string) => (examples[Number(index)] as { from: string }).from.slice(fileURLToPath(root).length))
+  t.equal(named, '', 'no diagnostics')
+  t.equal(code, 0)
+})
