@@ -50,6 +50,16 @@ for (const resolution of ['nodenext', 'bundler', 'node10']) {
   })
 }
 
+t.test('the browser client compiles in a browser app: the DOM\'s types, no Node.js types', async (t) => {
+  const project = fileURLToPath(new URL('fixtures/consumer/tsconfig.browser.json', import.meta.url))
+  const listed = await compile(['-p', project, '--listFilesOnly'])
+  t.ok(listed.output.split('\n').map((line) => line.trim()).includes(fileURLToPath(new URL('packages/web-storage/dist/index.d.ts', root))), 'web-storage: dist/index.d.ts')
+  t.notMatch(listed.output, /@types[\\/]node/, 'no Node.js types')
+  const { code, output } = await compile(['-p', project])
+  t.equal(output, '', 'no diagnostics')
+  t.equal(code, 0)
+})
+
 /** The READMEs whose examples a user copies: the root's, each package's and each example's. */
 async function readmes (): Promise<string[]> {
   const found = [fileURLToPath(new URL('README.md', root))]
