@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyCookie from '@fastify/cookie'
+import fastifySession from '@fastify/session'
 import { request as httpRequest } from 'node:http'
 import { KeyRing, MemoryStore, sessionkit } from '@sessionkit/core'
 import { ManualClock } from '@sessionkit/core/testing'
@@ -68,6 +69,31 @@ t.test('a credential signed by another secret: no session, the store is never as
   t.type(fresh, 'string')
   t.not(fresh, foreign)
   t.equal(asked, 0)
+})
+
+t.test('coming from @fastify/session: its cookie is never adopted; under the same name it is cleared', async (t) => {
+  // a cookie @fastify/session itself issued, signed with the same secret
+  const before = Fastify()
+  t.teardown(() => before.close())
+  await before.register(fastifyCookie)
+  await before.register(fastifySession, { secret: SECRET, cookie: { secure: false } })
+  before.post('/visits', async (request) => {
+    request.session.set('visits', 41)
+    return { ok: true }
+  })
+  const old = (await before.inject({ method: 'POST', url: '/visits' })).cookies.find((c) => c.name === 'sessionId')?.value as string
+  t.match(old, /^[\w-]+\.[\w+/-]+$/, '@fastify/session\'s own cookie')
+  const { app, store } = await build(t, { cookieName: 'sessionId' })
+  let asked = 0
+  const get = store.get.bind(store)
+  store.get = async (id) => { asked++; return get(id) }
+  const me = await app.inject({ method: 'GET', url: '/me', headers: { cookie: `sessionId=${old}` } })
+  t.equal(me.statusCode, 401, 'no session: nothing of the old one')
+  t.equal(cookieOf(me, 'sessionId'), null, 'told to forget the old cookie')
+  const visit = await app.inject({ method: 'POST', url: '/visits', headers: { cookie: `sessionId=${old}` } })
+  t.same(visit.json(), { visits: 1 }, 'a new session')
+  t.not(cookieOf(visit, 'sessionId'), old)
+  t.equal(asked, 0, 'the store is never asked')
 })
 
 t.test('rotation: an older secret is accepted and re-signed; a retired one is not', async (t) => {
