@@ -45,6 +45,20 @@ t.test('the default cookie: sid, HttpOnly, SameSite=Lax, Path=/, no Domain, Secu
   t.match(String(proxied.headers['set-cookie']), /; Secure/)
 })
 
+t.test('cookie.maxAge counts from when the cookie was handed out: activity moves the server\'s idle expiry, not the cookie\'s', async (t) => {
+  const { app, clock } = await build(t, { cookie: { maxAge: 3_600_000 } })
+  const first = await app.inject({ method: 'POST', url: '/visits' })
+  t.match(String(first.headers['set-cookie']), /; Max-Age=3600; /)
+  const cookie = `sid=${cookieOf(first) as string}`
+  // a read every 10 minutes keeps the session (idle timeout 30 minutes) alive past minute 30
+  for (let minute = 10; minute <= 50; minute += 10) {
+    clock.advance(600_000)
+    const read = await app.inject({ method: 'GET', url: '/me', headers: { cookie } })
+    t.equal(read.statusCode, 200, `minute ${minute}: the session lives`)
+    t.equal(read.headers['set-cookie'], undefined, `minute ${minute}: no new cookie`)
+  }
+})
+
 t.test('cookie attributes and the __Host- prefix', async (t) => {
   const { app } = await build(t, { hostPrefix: true, cookie: { maxAge: 3_600_000, sameSite: 'strict' } })
   const response = await app.inject({ method: 'POST', url: '/visits' })
