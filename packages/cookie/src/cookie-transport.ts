@@ -122,6 +122,8 @@ export function cookieTransport (options: CookieTransportOptions = {}): Transpor
   return {
     name: 'cookie',
     onInvalid: 'anonymous',
+    // a Max-Age of its own is counted by the browser from the last Set-Cookie: sent again with activity
+    refreshOnActivity: maxAge !== undefined,
     setup (fastify: FastifyInstance) {
       const longest = serialize(name, 'x'.repeat(CREDENTIAL_LENGTH), { ...attributes, secure: true, expires: new Date(Date.UTC(9999, 11, 31)) })
       // the longest Set-Cookie this transport can send, refused before any is sent

@@ -45,17 +45,36 @@ t.test('the default cookie: sid, HttpOnly, SameSite=Lax, Path=/, no Domain, Secu
   t.match(String(proxied.headers['set-cookie']), /; Secure/)
 })
 
-t.test('cookie.maxAge counts from when the cookie was handed out: activity moves the server\'s idle expiry, not the cookie\'s', async (t) => {
-  const { app, clock } = await build(t, { cookie: { maxAge: 3_600_000 } })
-  const first = await app.inject({ method: 'POST', url: '/visits' })
-  t.match(String(first.headers['set-cookie']), /; Max-Age=3600; /)
-  const cookie = `sid=${cookieOf(first) as string}`
-  // a read every 10 minutes keeps the session (idle timeout 30 minutes) alive past minute 30
-  for (let minute = 10; minute <= 50; minute += 10) {
-    clock.advance(600_000)
-    const read = await app.inject({ method: 'GET', url: '/me', headers: { cookie } })
-    t.equal(read.statusCode, 200, `minute ${minute}: the session lives`)
-    t.equal(read.headers['set-cookie'], undefined, `minute ${minute}: no new cookie`)
+t.test('cookie.maxAge slides with activity: the same cookie again whenever the idle expiry moves, at most once per touchInterval', async (t) => {
+  for (const maxAge of [3_600_000, undefined]) {
+    const { app, clock } = await build(t, { cookie: { maxAge } })
+    const first = await app.inject({ method: 'POST', url: '/visits' })
+    const credential = cookieOf(first) as string
+    const cookie = `sid=${credential}`
+    const sent: Array<string | undefined> = []
+    // a read every 10 minutes keeps the session (idle timeout 30 minutes) alive past minute 30;
+    // each moves the idle expiry (touchInterval: 1 minute), and so the cookie's, when it has a Max-Age
+    for (let minute = 10; minute <= 50; minute += 10) {
+      clock.advance(600_000)
+      const read = await app.inject({ method: 'GET', url: '/me', headers: { cookie } })
+      t.equal(read.statusCode, 200, `minute ${minute}: the session lives`)
+      sent.push(read.headers['set-cookie'] as string | undefined)
+      if (read.headers['set-cookie'] !== undefined) t.equal(read.headers['cache-control'], 'no-store')
+    }
+    clock.advance(30_000)
+    const soon = await app.inject({ method: 'GET', url: '/me', headers: { cookie } })
+    t.equal(soon.headers['set-cookie'], undefined, 'within touchInterval: nothing')
+    clock.advance(30_000)
+    const write = await app.inject({ method: 'POST', url: '/visits', headers: { cookie } })
+    t.same(write.json(), { visits: 2 })
+    if (maxAge === undefined) {
+      t.same(sent, [undefined, undefined, undefined, undefined, undefined], 'a browser-session cookie is never sent again')
+      t.equal(write.headers['set-cookie'], undefined)
+    } else {
+      const again = `sid=${credential}; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax`
+      t.same(sent, [again, again, again, again, again], 'the same credential, its Max-Age counted anew')
+      t.equal(write.headers['set-cookie'], again, 'a write moves it too')
+    }
   }
 })
 

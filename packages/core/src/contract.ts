@@ -189,6 +189,13 @@ export interface Transport {
    * clears the client's credential unless a new one is issued.
    */
   readonly onInvalid: 'reject' | 'anonymous'
+  /**
+   * True when the client keeps the credential for a time of its own, counted from when it got it (a
+   * cookie with a `Max-Age`): the server-side engine then hands the same credential out again
+   * whenever the session's idle expiry moves (at most once per `touchInterval`), so that the
+   * client's clock slides with activity as the server's does.
+   */
+  readonly refreshOnActivity?: boolean | undefined
   /** Called once at registration, in the plugin's context: add hooks, serializers, decorators. */
   setup?(fastify: FastifyInstance): void
   /**

@@ -166,7 +166,7 @@ export class SessionEngine implements SessionBackend {
 
   /** Hands the client its new credential, or tells it to forget the old one. */
   #deliver (request: FastifyRequest, reply: FastifyReply, session: ServerSession): void {
-    if (session.issue && session.token !== null) {
+    if ((session.issue || this.#renewed(session)) && session.token !== null) {
       const record = session.record as StoredSession
       const keepFor = record.remembered === true
         ? Math.max(1, record.createdAt + this.options.remember.absoluteTimeout - this.options.now())
@@ -177,6 +177,14 @@ export class SessionEngine implements SessionBackend {
       session.transport.clear(request, reply)
       forbidStoring(reply)
     }
+  }
+
+  /**
+   * Whether a client that keeps the credential for a time of its own (`refreshOnActivity`) gets it
+   * again: this request moved the session's idle expiry (a touch or a write).
+   */
+  #renewed (session: ServerSession): boolean {
+    return session.transport.refreshOnActivity === true && session.record !== null && session.record.lastSeenAt !== session.loadedSeenAt
   }
 
   /** Writes the session's changes: a new record, or a merge into the newest version. */

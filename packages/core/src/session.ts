@@ -33,11 +33,14 @@ export class ServerSession extends SessionState {
   /** The credential must be (re)written to the client at the end of the request. */
   issue = false
   touchRequested = false
+  /** `lastSeenAt` as loaded: a record that no longer says so was seen by this request. */
+  readonly loadedSeenAt: number | null
 
   constructor (backend: SessionBackend, transport: Transport, loaded: { token: string, id: string, record: StoredSession } | null) {
     super(transport, loaded?.record.data ?? {})
     this.backend = backend
     this.record = loaded?.record ?? null
+    this.loadedSeenAt = loaded?.record.lastSeenAt ?? null
     this.token = loaded?.token ?? null
     this.#id = loaded?.id ?? null
   }

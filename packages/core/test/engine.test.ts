@@ -853,3 +853,42 @@ t.test('objects read from a stored session are the request\'s own: changes insid
   t.equal((await app.inject({ method: 'POST', url: '/throw-inside', headers })).statusCode, 500)
   t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data, { cart: { items: ['a', 'b', 'c', 'after save', 'd', 'e'] }, n: 2 }, 'a failed request changed nothing stored')
 })
+
+t.test('refreshOnActivity: the same credential again whenever the idle expiry moves, on every kind of store', async (t) => {
+  class AsyncStore extends MemoryStore {
+    // an override: no synchronous access, so the engine awaits every call
+    override async get (id: string): Promise<StoredSession | null> { return await super.get(id) }
+  }
+  const stores: Array<[string, () => SessionStore]> = [
+    ['memory store (synchronous)', () => new MemoryStore()],
+    ['a store the engine awaits', () => new AsyncStore()],
+    ['a callback store (no merge())', () => callbackStore(new FastifySessionMemoryStore() as unknown as CallbackStore)]
+  ]
+  for (const [name, make] of stores) {
+    const store = make()
+    const { app, clock } = await buildApp(t, { store, transports: [testTransport({ refreshOnActivity: true })] }, (app) => {
+      app.get('/get', async (request) => ({ n: request.session.get('n') ?? null }))
+      app.post('/set', async (request) => {
+        request.session.set('n', 1)
+        return { ok: true }
+      })
+    })
+    t.teardown(() => (store as { close?: () => void }).close?.())
+    const nothing = await app.inject({ method: 'GET', url: '/get' })
+    t.equal(credentialOf(nothing), undefined, `${name}: no session, nothing handed out`)
+    const credential = credentialOf(await app.inject({ method: 'POST', url: '/set' })) as string
+    const headers = { 'x-test-session': credential }
+    const soon = await app.inject({ method: 'GET', url: '/get', headers })
+    t.equal(credentialOf(soon), undefined, `${name}: a read within touchInterval moves nothing`)
+    clock.advance(120_000)
+    const later = await app.inject({ method: 'GET', url: '/get', headers })
+    t.same(later.json(), { n: 1 })
+    t.equal(credentialOf(later), credential, `${name}: a read that moves the idle expiry hands the credential out again`)
+    t.equal(later.headers['cache-control'], 'no-store')
+    clock.advance(120_000)
+    const write = await app.inject({ method: 'POST', url: '/set', headers })
+    t.equal(credentialOf(write), credential, `${name}: so does a write`)
+    const failed = await app.inject({ method: 'GET', url: '/get', headers: { 'x-test-session': credential.slice(0, -1) + (credential.endsWith('A') ? 'B' : 'A') } })
+    t.equal(failed.statusCode, 401, `${name}: a refused credential is not handed out again`)
+  }
+})
