@@ -489,17 +489,20 @@ t.test('a change of user without regenerate(): a new credential, the old deleted
   t.same(await store.listUserSessions('dana'), [])
 })
 
+class AsyncStore extends MemoryStore {
+  // an override: no synchronous access, so the engine awaits every call (merge() kept)
+  override async get (id: string): Promise<StoredSession | null> { return await super.get(id) }
+}
+
+/** The three ways the engine talks to a store: at once, awaited with merge(), awaited with conditional writes only. */
+const STORE_KINDS: Array<[string, () => SessionStore]> = [
+  ['memory store (synchronous)', () => new MemoryStore()],
+  ['a store the engine awaits, with merge()', () => new AsyncStore()],
+  ['a callback store (no merge(): conditional writes)', () => callbackStore(new FastifySessionMemoryStore() as unknown as CallbackStore)]
+]
+
 t.test('a request in flight when its session moves says nothing of the credential; one in flight at a logout tells the client to forget it', async (t) => {
-  class AsyncStore extends MemoryStore {
-    // an override: no synchronous access, so the engine awaits every call (merge() kept)
-    override async get (id: string): Promise<StoredSession | null> { return super.get(id) }
-  }
-  const stores: Array<[string, () => SessionStore]> = [
-    ['memory store (synchronous)', () => new MemoryStore()],
-    ['a store the engine awaits, with merge()', () => new AsyncStore()],
-    ['a callback store (no merge(): conditional writes)', () => callbackStore(new FastifySessionMemoryStore() as unknown as CallbackStore)]
-  ]
-  for (const [name, make] of stores) {
+  for (const [name, make] of STORE_KINDS) {
     const store = make()
     t.teardown(() => (store as { close?: () => void }).close?.())
     let release!: () => void
@@ -855,16 +858,7 @@ t.test('objects read from a stored session are the request\'s own: changes insid
 })
 
 t.test('refreshOnActivity: the same credential again whenever the idle expiry moves, on every kind of store', async (t) => {
-  class AsyncStore extends MemoryStore {
-    // an override: no synchronous access, so the engine awaits every call
-    override async get (id: string): Promise<StoredSession | null> { return await super.get(id) }
-  }
-  const stores: Array<[string, () => SessionStore]> = [
-    ['memory store (synchronous)', () => new MemoryStore()],
-    ['a store the engine awaits', () => new AsyncStore()],
-    ['a callback store (no merge())', () => callbackStore(new FastifySessionMemoryStore() as unknown as CallbackStore)]
-  ]
-  for (const [name, make] of stores) {
+  for (const [name, make] of STORE_KINDS) {
     const store = make()
     const { app, clock } = await buildApp(t, { store, transports: [testTransport({ refreshOnActivity: true })] }, (app) => {
       app.get('/get', async (request) => ({ n: request.session.get('n') ?? null }))
