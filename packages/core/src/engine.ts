@@ -149,8 +149,8 @@ export class SessionEngine implements SessionBackend {
       if (version === null) this.#ended(session, call.now(() => sync.isTokenRevoked(MOVED + id)))
       else this.#merged(session, previous, version, now)
     } else {
-      previous.lastSeenAt = now
-      call.now(() => sync.touch(session.id as string, now, this.#ttl(previous, now)))
+      // a record gone meanwhile was not seen: nothing to hand out again (refreshOnActivity)
+      if (call.now(() => sync.touch(session.id as string, now, this.#ttl(previous, now)))) previous.lastSeenAt = now
     }
   }
 
@@ -382,8 +382,7 @@ export class SessionEngine implements SessionBackend {
     if (!this.#touchDue(session)) return
     const record = session.record as StoredSession
     const now = this.options.now()
-    record.lastSeenAt = now
-    await this.call(() => this.options.store.touch(session.id as string, now, this.#ttl(record, now)))
+    if (await this.call(() => this.options.store.touch(session.id as string, now, this.#ttl(record, now)))) record.lastSeenAt = now
   }
 
   /** Time to live: the sooner of the idle and the absolute expiry, at least 1 ms. */

@@ -866,6 +866,11 @@ t.test('refreshOnActivity: the same credential again whenever the idle expiry mo
         request.session.set('n', 1)
         return { ok: true }
       })
+      // the record ends elsewhere while this request reads it (a logout in another tab)
+      app.get('/vanish', async (request) => {
+        await store.destroy(request.session.id as string)
+        return { n: request.session.get('n') ?? null }
+      })
     })
     t.teardown(() => (store as { close?: () => void }).close?.())
     const nothing = await app.inject({ method: 'GET', url: '/get' })
@@ -884,5 +889,9 @@ t.test('refreshOnActivity: the same credential again whenever the idle expiry mo
     t.equal(credentialOf(write), credential, `${name}: so does a write`)
     const failed = await app.inject({ method: 'GET', url: '/get', headers: { 'x-test-session': credential.slice(0, -1) + (credential.endsWith('A') ? 'B' : 'A') } })
     t.equal(failed.statusCode, 401, `${name}: a refused credential is not handed out again`)
+    clock.advance(120_000)
+    const vanished = await app.inject({ method: 'GET', url: '/vanish', headers })
+    t.same(vanished.json(), { n: 1 })
+    t.equal(credentialOf(vanished), undefined, `${name}: a touch that finds the record gone hands nothing out`)
   }
 })
