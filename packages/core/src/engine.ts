@@ -38,11 +38,14 @@ export class SessionEngine implements SessionBackend {
   readonly #verified: VerifiedCache<Verified> | null
   /** New tokens not handed out yet (see `#fresh`). */
   readonly #pool: Fresh[] = []
+  /** Whether any transport asks for its credential again on activity, decided once at registration. */
+  readonly #refreshes: boolean
 
   constructor (options: ResolvedOptions, log: FastifyBaseLogger) {
     this.options = options
     this.call = createStoreGuard(options.storeTimeout, log)
     this.#verified = options.credentialCache === 0 ? null : new VerifiedCache(options.credentialCache)
+    this.#refreshes = options.transports.some((transport) => transport.refreshOnActivity === true)
   }
 
   /**
@@ -184,7 +187,7 @@ export class SessionEngine implements SessionBackend {
    * again: this request moved the session's idle expiry (a touch or a write).
    */
   #renewed (session: ServerSession): boolean {
-    return session.transport.refreshOnActivity === true && session.record !== null && session.record.lastSeenAt !== session.loadedSeenAt
+    return this.#refreshes && session.transport.refreshOnActivity === true && session.record !== null && session.record.lastSeenAt !== session.loadedSeenAt
   }
 
   /** Writes the session's changes: a new record, or a merge into the newest version. */
