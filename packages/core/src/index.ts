@@ -10,7 +10,7 @@ export { callbackStore, type CallbackStore, type CallbackStoreOptions } from './
 export { credentialWillChange, sessionCredential } from './session.js'
 export type { EngineOptions as ServerSessionOptions } from './options.js'
 export { SessionState } from './session-state.js'
-export { createStoreGuard, type StoreGuard } from './store-guard.js'
+export { createStoreGuard, storeCallDeadline, type StoreGuard } from './store-guard.js'
 export { readRecord } from './record.js'
 export { OldestKeys } from './oldest-keys.js'
 export { VerifiedCache } from './verified-cache.js'

@@ -21,7 +21,7 @@ export function createStoreGuard (timeout: number | null, log: FastifyBaseLogger
   async function guarded<T> (operation: () => Promise<T>): Promise<T> {
     try {
       if (timeout === null) return await operation()
-      return await withTimeout(operation(), timeout)
+      return await withTimeout(within(performance.now() + timeout, operation), timeout)
     } catch (err) {
       throw failed(err)
     }
@@ -34,6 +34,31 @@ export function createStoreGuard (timeout: number | null, log: FastifyBaseLogger
     }
   }
   return guarded
+}
+
+/** The deadline of the store call being made, while the guard makes it (see `storeCallDeadline`). */
+let current: number | undefined
+
+/** Calls `operation` with `deadline` as the current store call's: it is read synchronously, at the call. */
+function within<T> (deadline: number, operation: () => Promise<T>): Promise<T> {
+  const outer = current
+  current = deadline
+  try {
+    return operation()
+  } finally {
+    current = outer
+  }
+}
+
+/**
+ * For a store method, when the engine called it: the time (`performance.now()`) at which the engine
+ * stops waiting for it and answers 503 (its `storeTimeout`), or `undefined` when nothing bounds
+ * the call (a store with `boundedLatency`, a call from outside the engine). Read it synchronously, on
+ * entry: a store whose operation takes several calls (read, compare, write) checks it before each,
+ * so that nothing is written after the client was told the write failed.
+ */
+export function storeCallDeadline (): number | undefined {
+  return current
 }
 
 function withTimeout<T> (promise: Promise<T>, ms: number): Promise<T> {

@@ -116,3 +116,105 @@ t.test('pruning the index: garbage under an old id is dropped, a failing store f
   failing = true
   await t.rejects(store.set('t-33', record, 0, 3_600_000), { message: 'down' }, 'a store that cannot answer fails the write that would prune')
 })
+
+/**
+ * @fastify/session's MemoryStore whose `get` answers are held back while `hold` is on, as a store
+ * whose server stalls (a paused Redis) holds them; `release()` lets them through, in order.
+ */
+function stallingStore (): { store: CallbackStore, sessions: Map<string, unknown>, writes: () => number, hold: (on: boolean) => void, release: () => void, held: () => number } {
+  const sessions = new Map<string, unknown>()
+  const real = new FastifySessionMemoryStore(sessions as Map<string, never>)
+  let holding = false
+  let writes = 0
+  const queue: Array<() => void> = []
+  const store: CallbackStore = {
+    get (sid, callback) {
+      if (holding) queue.push(() => real.get(sid, callback as never))
+      else real.get(sid, callback as never)
+    },
+    set (sid, session, callback) {
+      writes++
+      real.set(sid, session as never, callback as never)
+    },
+    destroy (sid, callback) {
+      writes++
+      real.destroy(sid, callback as never)
+    }
+  }
+  return {
+    store,
+    sessions,
+    writes: () => writes,
+    hold: (on) => { holding = on },
+    release: () => { for (const answer of queue.splice(0)) answer() },
+    held: () => queue.length
+  }
+}
+
+t.test('a write answered with 503 never lands when the stalled store answers later, nor do the writes queued behind it', async (t) => {
+  const stalling = stallingStore()
+  const { app } = await buildApp(t, { store: callbackStore(stalling.store), storeTimeout: 100 }, (app) => {
+    app.get('/read', async (request) => ({ data: request.session.data() }))
+    app.post('/set/:value', async (request) => {
+      // the session is loaded: the store stalls from here on, as a server paused mid-request
+      if (request.headers['x-stall'] === '1') stalling.hold(true)
+      request.session.set('a', (request.params as { value: string }).value)
+      return { ok: true }
+    })
+    app.post('/logout', async (request) => {
+      await request.session.destroy()
+      return { ok: true }
+    })
+  })
+  const created = await app.inject({ method: 'POST', url: '/set/1' })
+  t.equal(created.statusCode, 200)
+  const credential = credentialOf(created) as string
+  const headers = { 'x-test-session': credential }
+  const before = stalling.writes()
+  const stalled = await app.inject({ method: 'POST', url: '/set/2', headers: { ...headers, 'x-stall': '1' } })
+  t.equal(stalled.statusCode, 503)
+  t.equal(stalled.json().code, 'FST_SESSIONKIT_STORE_UNAVAILABLE')
+  t.equal(stalling.held(), 1, 'the save is waiting on its read')
+  // more requests on the session while the store stalls: each loads (a read of its own) and is a 503
+  const queued = await Promise.all([
+    app.inject({ method: 'POST', url: '/set/3', headers }),
+    app.inject({ method: 'POST', url: '/logout', headers })
+  ])
+  t.same(queued.map((response) => response.statusCode), [503, 503])
+  t.equal(stalling.held(), 3)
+
+  // the store answers again: the reads come back, nobody waits for them any more
+  stalling.hold(false)
+  stalling.release()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(stalling.writes(), before, 'no write was made after its 503')
+  const read = await app.inject({ method: 'GET', url: '/read', headers })
+  t.equal(read.statusCode, 200)
+  t.same(read.json(), { data: { a: '1' } }, 'the session as it was before the stall')
+  // and the session works as before
+  t.equal((await app.inject({ method: 'POST', url: '/set/4', headers })).statusCode, 200)
+  t.same((await app.inject({ method: 'GET', url: '/read', headers })).json(), { data: { a: '4' } })
+})
+
+t.test('storeCallDeadline: when the engine stops waiting, seen by the store method it calls', async (t) => {
+  const { createStoreGuard, storeCallDeadline } = await import('@sessionkit/core')
+  const log = { error () {} } as unknown as Parameters<typeof createStoreGuard>[1]
+  t.equal(storeCallDeadline(), undefined, 'none outside a call')
+  const seen: Array<number | undefined> = []
+  const start = performance.now()
+  await createStoreGuard(250, log)(async () => { seen.push(storeCallDeadline()) })
+  await createStoreGuard(null, log)(async () => { seen.push(storeCallDeadline()) })
+  t.equal(storeCallDeadline(), undefined, 'none once the call is made')
+  t.ok((seen[0] as number) >= start + 250 && (seen[0] as number) <= performance.now() + 250, 'the guard\'s timeout from the call')
+  t.equal(seen[1], undefined, 'none for a store that bounds its own latency')
+  // read on entry: after the method's first await it is gone
+  let later: number | undefined = 0
+  await createStoreGuard(250, log)(async () => {
+    await null
+    later = storeCallDeadline()
+  })
+  t.equal(later, undefined)
+  // a throwing operation leaves no deadline behind
+  await t.rejects(createStoreGuard(250, log)(() => { throw new Error('sync') }), { code: 'FST_SESSIONKIT_STORE_UNAVAILABLE' })
+  t.equal(storeCallDeadline(), undefined)
+})

@@ -90,3 +90,46 @@ t.test('connect-redis while its Redis is down: a 503 within storeTimeout, not it
   t.equal((await app.inject({ method: 'POST', url: '/set/3', headers })).statusCode, 200)
   t.same((await app.inject({ method: 'GET', url: '/get', headers })).json(), { a: '3' })
 })
+
+t.test('connect-redis on a Redis that stalls mid-request: the change answered with 503 never lands when Redis answers again', { skip: NO_REDIS || NO_REDIS_SERVER }, async (t) => {
+  const { ownRedis } = await import('./fixtures/redis-server.js')
+  const { Redis } = await import('ioredis')
+  const Fastify = (await import('fastify')).default
+  const server = await ownRedis(t)
+  const client = createClient({ url: server.url })
+  client.on('error', () => {})
+  await client.connect()
+  t.teardown(() => client.destroy())
+  const admin = new Redis(server.port, '127.0.0.1')
+  t.teardown(() => admin.disconnect())
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(sessionkit, {
+    secret: 'compat-secret-0123456789abcdef-0123456789abcd',
+    store: callbackStore(new ConnectRedisStore({ client, prefix: 'stall:' }) as unknown as CallbackStore),
+    storeTimeout: 300,
+    transports: [headerTransport('x-test')]
+  })
+  app.post('/set/:value', async (request) => {
+    // loaded; Redis stops answering before the save (its commands wait, as on a busy or paused server)
+    if (request.headers['x-stall'] === '1') await admin.client('PAUSE', 1_000, 'ALL')
+    request.session.set('a', (request.params as { value: string }).value)
+    return { ok: true }
+  })
+  app.get('/get', async (request) => ({ a: request.session.get('a') ?? null }))
+  const created = await app.inject({ method: 'POST', url: '/set/1' })
+  t.equal(created.statusCode, 200)
+  const headers = { 'x-test': String(created.headers['x-test']) }
+  const stalled = await app.inject({ method: 'POST', url: '/set/2', headers: { ...headers, 'x-stall': '1' } })
+  t.equal(stalled.statusCode, 503)
+  t.equal(stalled.json().code, 'FST_SESSIONKIT_STORE_UNAVAILABLE')
+  await admin.client('UNPAUSE')
+  // the save's read is answered now; give a write it might still make the time to land
+  await client.ping()
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const back = await app.inject({ method: 'GET', url: '/get', headers })
+  t.equal(back.statusCode, 200)
+  t.same(back.json(), { a: '1' }, 'the session as it was: the change answered with 503 did not land')
+  t.equal((await app.inject({ method: 'POST', url: '/set/3', headers })).statusCode, 200)
+  t.same((await app.inject({ method: 'GET', url: '/get', headers })).json(), { a: '3' })
+})
