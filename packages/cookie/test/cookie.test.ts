@@ -95,7 +95,7 @@ t.test('a credential signed by another secret: no session, the store is never as
   const foreign = new KeyRing(OTHER).sign('A'.repeat(43))
   const me = await app.inject({ method: 'GET', url: '/me', headers: { cookie: `sid=${foreign}` } })
   t.equal(me.statusCode, 401)
-  t.equal(cookieOf(me), null, 'told to forget the foreign cookie')
+  t.equal(cookieOf(me), undefined, 'nothing said of the foreign cookie: only a save replaces it')
   const visit = await app.inject({ method: 'POST', url: '/visits', headers: { cookie: `sid=${foreign}` } })
   t.same(visit.json(), { visits: 1 })
   const fresh = cookieOf(visit)
@@ -104,7 +104,37 @@ t.test('a credential signed by another secret: no session, the store is never as
   t.equal(asked, 0)
 })
 
-t.test('coming from @fastify/session: its cookie is never adopted; under the same name it is cleared', async (t) => {
+t.test('a request sent with the cookie a login then replaced, answered after the login: the browser keeps the new cookie', async (t) => {
+  const { app } = await build(t, {}, {}, (app) => {
+    app.post('/login', async (request) => {
+      await request.session.regenerate(['visits'])
+      request.session.set('userId', 'alice')
+      return { ok: true }
+    })
+  })
+  // a browser's cookie jar: each answer's Set-Cookie applied in the order the answers arrive
+  let jar: string | undefined
+  const send = async (method: 'GET' | 'POST', url: string, cookie = jar): Promise<Awaited<ReturnType<typeof app.inject>>> => {
+    const response = await app.inject({ method, url, headers: cookie === undefined ? {} : { cookie: `sid=${cookie}` } })
+    const sent = cookieOf(response)
+    if (sent !== undefined) jar = sent ?? undefined
+    return response
+  }
+  await send('POST', '/visits')
+  const before = jar as string
+  t.type(before, 'string', 'a session before the login (a cart, a CSRF secret)')
+  // a background request leaves with that cookie; the login's answer overtakes it
+  t.equal((await send('POST', '/login')).statusCode, 200)
+  const after = jar as string
+  t.not(after, before, 'the login moved the session to a new cookie')
+  const late = await send('GET', '/me', before)
+  t.equal(late.statusCode, 401, 'the replaced cookie is no session any more')
+  t.equal(cookieOf(late), undefined, 'and its answer says nothing of the cookie')
+  t.equal(jar, after, 'the browser still holds the login\'s cookie')
+  t.same((await send('GET', '/me')).json(), { visits: 1 }, 'signed in, with what was kept')
+})
+
+t.test('coming from @fastify/session: its cookie is never adopted; under the same name it is replaced at the first save', async (t) => {
   // a cookie @fastify/session itself issued, signed with the same secret
   const before = Fastify()
   t.teardown(() => before.close())
@@ -122,9 +152,10 @@ t.test('coming from @fastify/session: its cookie is never adopted; under the sam
   store.get = async (id) => { asked++; return get(id) }
   const me = await app.inject({ method: 'GET', url: '/me', headers: { cookie: `sessionId=${old}` } })
   t.equal(me.statusCode, 401, 'no session: nothing of the old one')
-  t.equal(cookieOf(me, 'sessionId'), null, 'told to forget the old cookie')
+  t.equal(cookieOf(me, 'sessionId'), undefined, 'nothing said of the old cookie until a save')
   const visit = await app.inject({ method: 'POST', url: '/visits', headers: { cookie: `sessionId=${old}` } })
   t.same(visit.json(), { visits: 1 }, 'a new session')
+  t.type(cookieOf(visit, 'sessionId'), 'string', 'its save replaces the old cookie')
   t.not(cookieOf(visit, 'sessionId'), old)
   t.equal(asked, 0, 'the store is never asked')
 })

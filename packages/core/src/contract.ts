@@ -186,7 +186,8 @@ export interface Transport {
    * What happens when the credential presented is not a live session: `reject` answers 401
    * (`FST_SESSIONKIT_INVALID_CREDENTIAL`) with the credential cleared (`clear`), so that a client
    * tells a refused credential from any other 401; `anonymous` starts a new empty session and
-   * clears the client's credential unless a new one is issued.
+   * leaves the client's credential alone until a save issues a new one (a client that applies every
+   * answer, as a browser its cookies, could otherwise lose a credential a login just gave it).
    */
   readonly onInvalid: 'reject' | 'anonymous'
   /**

@@ -90,8 +90,10 @@ export class SessionEngine implements SessionBackend {
   }
 
   /**
-   * A credential that is no live session: refused (401, and the client told to forget it, the same
-   * answer whatever was wrong with it), or an anonymous session that clears it.
+   * A credential that is no live session, the same answer whatever was wrong with it: refused (401,
+   * and the client told to forget it), or an anonymous session that leaves the client's credential
+   * alone until a save replaces it. A browser applies every cookie it is sent, in the order the answers
+   * arrive: a request sent with the credential a login has just replaced must not take the new one away.
    */
   #invalid (carrier: Transport, request: FastifyRequest, reply: FastifyReply): ServerSession {
     if (carrier.onInvalid === 'reject') {
@@ -99,9 +101,7 @@ export class SessionEngine implements SessionBackend {
       forbidStoring(reply)
       throw new errors.FST_SESSIONKIT_INVALID_CREDENTIAL()
     }
-    const session = new ServerSession(this, carrier, null)
-    session.clearClient = true
-    return session
+    return new ServerSession(this, carrier, null)
   }
 
   #verify (credential: string): Verified | null {

@@ -55,7 +55,11 @@ export class JwtEngine implements TokenBackend {
     return this.#revoked(claims).then((revoked) => revoked ? this.#invalid(request, reply) : new JwtSession(this, transport, claims))
   }
 
-  /** A token that is no live session: refused (401, and the client told to forget it), or an anonymous session that clears it. */
+  /**
+   * A token that is no live session: refused (401, and the client told to forget it), or an
+   * anonymous session that leaves the client's token alone until a new one replaces it (a request
+   * sent with the token a login has just revoked must not take the new cookie away).
+   */
   #invalid (request: FastifyRequest, reply: FastifyReply): JwtSession {
     const { transport } = this.options
     if (transport.onInvalid === 'reject') {
@@ -63,9 +67,7 @@ export class JwtEngine implements TokenBackend {
       forbidStoring(reply)
       throw new coreErrors.FST_SESSIONKIT_INVALID_CREDENTIAL()
     }
-    const session = new JwtSession(this, transport, null)
-    session.clearClient = true
-    return session
+    return new JwtSession(this, transport, null)
   }
 
   /** At the end of a request: re-issues a changed session, or clears the client. Synchronous when nothing changed. */
@@ -183,14 +185,14 @@ export class JwtEngine implements TokenBackend {
 
   /**
    * POST /refresh: rotates the refresh token, or revokes its family when a spent one comes back. A
-   * refused one is cleared on the client (the refresh cookie; Bearer clients drop it on the 401).
+   * refused one gets a 401 and nothing else: Bearer clients drop it on the 401, and a browser keeps
+   * the refresh cookie it holds, which may be a newer one (a login's) than the refused one.
    */
   async refresh (request: FastifyRequest, reply: FastifyReply): Promise<{ expiresAt: number }> {
     const channel = this.#refresh as RefreshChannel
     const raw = channel.read(request)
     const answer = raw !== undefined && REFRESH_TOKEN.test(raw) ? await this.#rotate(raw, reply) : null
     if (answer !== null) return answer
-    channel.clear(request, reply)
     forbidStoring(reply)
     throw new coreErrors.FST_SESSIONKIT_INVALID_CREDENTIAL()
   }

@@ -44,7 +44,7 @@ t.test('the encrypted cookie that replaces @fastify/secure-session: one cookie, 
   t.same(expired.json(), { cart: [] }, 'past accessTokenTtl the session is over')
 })
 
-t.test('coming from @fastify/secure-session: its cookie is never adopted; under the same name it is cleared', async (t) => {
+t.test('coming from @fastify/secure-session: its cookie is never adopted; under the same name it is replaced at the first save', async (t) => {
   const before = Fastify()
   t.teardown(() => before.close())
   await before.register(fastifySecureSession, { key: randomBytes(32), cookieName: 'session', cookie: { path: '/' } })
@@ -56,9 +56,18 @@ t.test('coming from @fastify/secure-session: its cookie is never adopted; under 
   t.type(old, 'string', '@fastify/secure-session\'s own cookie')
   const { app } = await buildJwtApp(t, OPTIONS, (app) => {
     app.get('/cart', async (request) => ({ cart: request.session.get('cart') ?? [] }))
+    app.post('/cart', async (request) => {
+      request.session.set('cart', ['pen'])
+      return { ok: true }
+    })
   })
   const read = await app.inject({ method: 'GET', url: '/cart', headers: { cookie: `session=${old}` } })
   t.equal(read.statusCode, 200)
   t.same(read.json(), { cart: [] }, 'a new, empty session')
-  t.equal(sessionCookie(read), null, 'the old cookie is cleared')
+  t.equal(sessionCookie(read), undefined, 'nothing said of the old cookie until a save')
+  const saved = await app.inject({ method: 'POST', url: '/cart', headers: { cookie: `session=${old}` } })
+  const fresh = sessionCookie(saved)
+  t.type(fresh, 'string', 'the save replaces it')
+  t.not(fresh, old)
+  t.same((await app.inject({ method: 'GET', url: '/cart', headers: { cookie: `session=${fresh as string}` } })).json(), { cart: ['pen'] })
 })
