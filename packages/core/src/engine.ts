@@ -152,8 +152,7 @@ export class SessionEngine implements SessionBackend {
       if (version === null) this.#ended(session, call.now(() => sync.isTokenRevoked(MOVED + id)))
       else this.#merged(session, previous, version, now)
     } else {
-      // a record gone meanwhile was not seen: nothing to hand out again (refreshOnActivity)
-      if (call.now(() => sync.touch(session.id as string, now, this.#ttl(previous, now)))) previous.lastSeenAt = now
+      this.#touched(session, call.now(() => sync.touch(session.id as string, now, this.#ttl(previous, now))), now)
     }
   }
 
@@ -385,7 +384,18 @@ export class SessionEngine implements SessionBackend {
     if (!this.#touchDue(session)) return
     const record = session.record as StoredSession
     const now = this.options.now()
-    if (await this.call(() => this.options.store.touch(session.id as string, now, this.#ttl(record, now)))) record.lastSeenAt = now
+    this.#touched(session, await this.call(() => this.options.store.touch(session.id as string, now, this.#ttl(record, now))), now)
+  }
+
+  /**
+   * After a touch: the session was seen now, or its record is gone (a logout, a login elsewhere, while
+   * this request ran). Then its credential is handed out again neither for `refreshOnActivity` nor
+   * re-signed under the current secret: arriving after the answer that replaced it, it would take the
+   * client's new credential away.
+   */
+  #touched (session: ServerSession, found: boolean, now: number): void {
+    if (found) (session.record as StoredSession).lastSeenAt = now
+    else session.issue = false
   }
 
   /** Time to live: the sooner of the idle and the absolute expiry, at least 1 ms. */

@@ -895,3 +895,34 @@ t.test('refreshOnActivity: the same credential again whenever the idle expiry mo
     t.equal(credentialOf(vanished), undefined, `${name}: a touch that finds the record gone hands nothing out`)
   }
 })
+
+t.test('key rotation: a credential whose session ended while its request ran is not handed out again', async (t) => {
+  for (const [name, make] of STORE_KINDS) {
+    const clock = new ManualClock()
+    const store = make()
+    t.teardown(() => (store as { close?: () => void }).close?.())
+    const before = Fastify()
+    t.teardown(() => before.close())
+    await before.register(sessionkit, { secret: OLD_SECRET, store, now: clock.now, transports: [testTransport()] })
+    routes(before)
+    const old = credentialOf(await before.inject({ method: 'POST', url: '/set', payload: { kept: 'yes' } })) as string
+    const rotated = Fastify()
+    t.teardown(() => rotated.close())
+    await rotated.register(sessionkit, { secret: [SECRET, OLD_SECRET], store, now: clock.now, transports: [testTransport()] })
+    routes(rotated)
+    // the session ends (a login or a logout in another tab) while this request runs
+    rotated.get('/read-while-moved', async (request) => {
+      await store.destroy(request.session.id as string)
+      return { data: request.session.data() }
+    })
+    clock.advance(120_000)
+    const response = await rotated.inject({ method: 'GET', url: '/read-while-moved', headers: { 'x-test-session': old } })
+    t.equal(response.statusCode, 200, name)
+    t.equal(credentialOf(response), undefined, `${name}: the dead credential, signed anew, would replace the one the client holds now`)
+    // still re-issued while the session lives
+    const second = credentialOf(await before.inject({ method: 'POST', url: '/set', payload: { kept: 'yes' } })) as string
+    clock.advance(120_000)
+    const live = await rotated.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': second } })
+    t.equal(credentialOf(live)?.slice(0, 43), second.slice(0, 43), `${name}: a live one is signed anew`)
+  }
+})
