@@ -118,6 +118,17 @@ export class JwtEngine implements TokenBackend {
     session.familyEnded = true
   }
 
+  /**
+   * The session ended while this request ran (a logout, a login, a revocation elsewhere): nothing is
+   * issued, and the client is told nothing. It may hold the newer credential of a login already,
+   * which an answer clearing its cookies, arriving after the login's, would take away; the token it
+   * sent is dead either way.
+   */
+  async #endedMeanwhile (session: JwtSession): Promise<void> {
+    await this.end(session)
+    session.clearClient = false
+  }
+
   async issue (session: JwtSession): Promise<void> {
     const changed = session.collectChanges().size > 0 || session.lifetimeChanged
     const data = session.current
@@ -128,7 +139,7 @@ export class JwtEngine implements TokenBackend {
     if (previous !== null && previous.fam === undefined && await this.call(() => store.isTokenRevoked(previous.jti))) {
       // revoked while this request ran (a logout elsewhere): re-issuing would bring it back
       // (a session with a family is checked against its family below)
-      await this.end(session)
+      await this.#endedMeanwhile(session)
       return
     }
     const now = this.options.now()
@@ -167,7 +178,7 @@ export class JwtEngine implements TokenBackend {
       const id = family
       if (!await this.#follow(id, claims, now, remembered)) {
         // the family was revoked meanwhile: this session is over, nothing is issued
-        await this.end(session)
+        await this.#endedMeanwhile(session)
         return
       }
     }

@@ -104,6 +104,36 @@ t.test('cookie transport: a refresh sent with the family a login then ended, ans
   t.equal(refreshed.statusCode, 200, 'and refreshes with it')
 })
 
+t.test('cookie transport: a request in flight when a login ends its family leaves the login\'s cookies in the browser', async (t) => {
+  let arrived!: () => void
+  let release!: () => void
+  const inside = new Promise<void>((resolve) => { arrived = resolve })
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  const { app } = await buildJwtApp(t, { transport: 'cookie' }, (app) => {
+    app.post('/gated', async (request) => {
+      request.session.set('late', true)
+      arrived()
+      await gate
+      return { ok: true }
+    })
+  })
+  const alice = await cookieLogin(app)
+  const late = app.inject({ method: 'POST', url: '/gated', headers: { cookie: `sid=${alice.access}` } })
+  await inside
+  // bob signs in on the same browser while alice's change is on its way (regenerate: her family ends)
+  const bob = await app.inject({ method: 'POST', url: '/login', payload: { user: 'bob' }, headers: { cookie: `sid=${alice.access}` } })
+  const bobs = setCookies(bob)
+  t.type(valueOf(bobs.get('sid')), 'string')
+  release()
+  const answer = await late
+  t.equal(answer.statusCode, 200)
+  t.equal(answer.headers['set-cookie'], undefined, 'nothing issued for the ended family, and neither cookie cleared')
+  const me = await app.inject({ method: 'GET', url: '/me', headers: { cookie: `sid=${valueOf(bobs.get('sid')) as string}` } })
+  t.equal(me.json().user, 'bob', 'bob is still signed in')
+  const replay = await app.inject({ method: 'GET', url: '/me', headers: { cookie: `sid=${alice.access}` } })
+  t.equal(replay.statusCode, 401, 'alice\'s token is dead')
+})
+
 t.test('cookie transport: the refresh route has the CSRF guard', async (t) => {
   const { app } = await buildJwtApp(t, { transport: 'cookie' })
   const { refresh } = await cookieLogin(app)
