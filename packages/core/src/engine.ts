@@ -13,12 +13,6 @@ import { VerifiedCache } from './verified-cache.js'
 const WRITE_ATTEMPTS = 5
 interface Verified { token: string, stale: boolean, id: string }
 interface Fresh { token: string, id: string, credential: string }
-/**
- * Where a moved session leaves its mark (on the store's denylist, beside token ids, under a name no
- * token id can have), and for how long: longer than a request is expected to take.
- */
-const MOVED = 'moved.'
-const MOVED_FOR = 5 * 60_000
 /** How many new tokens are made (hashed, signed) at once. */
 const FRESH_BATCH = 32
 
@@ -149,7 +143,7 @@ export class SessionEngine implements SessionBackend {
       // collected by #unsaved just before; the user is the same (finish sent a change of it to #rotate)
       const id = session.id as string
       const version = call.now(() => sync.merge(id, session.changes, { lastSeenAt: now }, this.#ttl(previous, now)))
-      if (version === null) this.#ended(session, call.now(() => sync.isTokenRevoked(MOVED + id)))
+      if (version === null) this.#ended(session)
       else this.#merged(session, previous, version, now)
     } else {
       this.#touched(session, call.now(() => sync.touch(session.id as string, now, this.#ttl(previous, now))), now)
@@ -209,7 +203,7 @@ export class SessionEngine implements SessionBackend {
       // one atomic key-level write: concurrent requests on this session never make each other retry
       const previous = base
       const version = await this.call(() => (store.merge as NonNullable<typeof store.merge>)(id, changes, { lastSeenAt: now }, this.#ttl(previous, now)))
-      if (version === null) this.#ended(session, await this.#moved(id))
+      if (version === null) this.#ended(session)
       else this.#merged(session, previous, version, now)
       return
     }
@@ -233,7 +227,7 @@ export class SessionEngine implements SessionBackend {
       const fresh = await this.#live(id)
       if (fresh === null) {
         // ended by a logout or regenerate meanwhile: writing it back would resurrect it
-        this.#ended(session, await this.#moved(id))
+        this.#ended(session)
         return
       }
       base = fresh
@@ -275,10 +269,7 @@ export class SessionEngine implements SessionBackend {
       return
     }
     const { fresh, record } = await this.#create(session, now, data)
-    if (current !== null) {
-      await this.destroyStored(id)
-      await this.markMoved(id)
-    }
+    if (current !== null) await this.destroyStored(id)
     session.saved(fresh.token, fresh.id, record, fresh.credential)
   }
 
@@ -309,21 +300,15 @@ export class SessionEngine implements SessionBackend {
   }
 
   /**
-   * The session ended while the request ran: nothing is written back. Its client is told to forget
-   * the credential, unless the session moved to a new one (a login, a regenerate): the client may
-   * hold that one already, and this late answer must not take it away.
+   * The session ended while the request ran (a logout, a login, in another tab): nothing is written
+   * back, and the client is told nothing. It may hold a newer credential already (a login's, even
+   * one that followed a logout), which a late "forget it" (a cookie cleared, an empty header) would
+   * take away; the credential it sent is dead either way, and its next request is answered as any
+   * dead credential is.
    */
-  #ended (session: ServerSession, moved: boolean): void {
+  #ended (session: ServerSession): void {
     session.gone()
-    if (moved) session.clearClient = false
-  }
-
-  async #moved (id: string): Promise<boolean> {
-    return await this.call(() => this.options.store.isTokenRevoked(MOVED + id))
-  }
-
-  async markMoved (id: string): Promise<void> {
-    await this.call(() => this.options.store.revokeToken(MOVED + id, MOVED_FOR))
+    session.clearClient = false
   }
 
   /**

@@ -6,11 +6,6 @@ export interface SessionBackend {
   /** The idle and absolute timeouts of a session, remembered or not. */
   timeouts (remembered: boolean): { readonly idleTimeout: number, readonly absoluteTimeout: number }
   destroyStored (id: string): Promise<void>
-  /**
-   * Marks a session as moved to a new credential (regenerated, or moved on a change of user), for a
-   * while: a request in flight with its old credential then leaves the client's credential alone.
-   */
-  markMoved (id: string): Promise<void>
   sign (token: string): string
   persist (session: ServerSession): Promise<void>
   /** Whether saving the session would move it to a new credential (a change of user). */
@@ -75,8 +70,7 @@ export class ServerSession extends SessionState {
     this.assertOpen('regenerate')
     const kept = this.kept(keep)
     const remembered = this.remembered
-    // moved, not ended: a request in flight with the old credential leaves the new one alone
-    await this.#end(true)
+    await this.#end()
     for (const key of Object.keys(kept)) this.set(key, kept[key])
     if (remembered) this.remember()
   }
@@ -121,12 +115,9 @@ export class ServerSession extends SessionState {
     this.clearClient = true
   }
 
-  async #end (moved = false): Promise<void> {
+  async #end (): Promise<void> {
     const id = this.#id
-    if (id !== null && this.record !== null) {
-      await this.backend.destroyStored(id)
-      if (moved) await this.backend.markMoved(id)
-    }
+    if (id !== null && this.record !== null) await this.backend.destroyStored(id)
     this.gone()
   }
 }

@@ -501,7 +501,7 @@ const STORE_KINDS: Array<[string, () => SessionStore]> = [
   ['a callback store (no merge(): conditional writes)', () => callbackStore(new FastifySessionMemoryStore() as unknown as CallbackStore)]
 ]
 
-t.test('a request in flight when its session moves says nothing of the credential; one in flight at a logout tells the client to forget it', async (t) => {
+t.test('a request in flight when its session ends or moves says nothing of the credential', async (t) => {
   for (const [name, make] of STORE_KINDS) {
     const store = make()
     t.teardown(() => (store as { close?: () => void }).close?.())
@@ -529,7 +529,7 @@ t.test('a request in flight when its session moves says nothing of the credentia
         return { ok: true }
       })
     })
-    for (const [ending, told] of [['/regenerate', undefined], ['/become', undefined], ['/logout', null]] as const) {
+    for (const ending of ['/regenerate', '/become', '/logout']) {
       const headers = { 'x-test-session': credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { n: 1 } })) as string }
       const arrival = new Promise<void>((resolve) => { arrived = resolve })
       const slow = app.inject({ method: 'POST', url: '/slow', headers })
@@ -539,7 +539,7 @@ t.test('a request in flight when its session moves says nothing of the credentia
       release()
       const late = await slow
       t.equal(late.statusCode, 200)
-      t.equal(credentialOf(late), told, `${name}, ${ending} meanwhile: ${told === undefined ? 'nothing said' : 'forget it'}`)
+      t.equal(credentialOf(late), undefined, `${name}, ${ending} meanwhile: nothing said (the client may hold a newer credential)`)
       t.equal((await app.inject({ method: 'GET', url: '/read', headers })).statusCode, 401, `${name}: the old session is not brought back`)
       if (ending !== '/logout') {
         const moved = credentialOf(ended) as string
