@@ -38,6 +38,16 @@ export const errors = {
     'Session store is unavailable',
     503
   ),
+  /**
+   * The memory store's denylist holds `maxRevocations` live entries: a revocation is refused rather
+   * than an earlier one dropped (which would bring a revoked token back) or memory let grow without
+   * bound. Answered as `FST_SESSIONKIT_STORE_UNAVAILABLE`, logged with this as its cause.
+   */
+  FST_SESSIONKIT_STORE_FULL: createError(
+    'FST_SESSIONKIT_STORE_FULL',
+    'Session store denylist is full (%s live revocations)',
+    503
+  ),
   /** A record read from the store is not a session record (garbage, truncated, foreign). */
   FST_SESSIONKIT_CORRUPT_RECORD: createError(
     'FST_SESSIONKIT_CORRUPT_RECORD',

@@ -9,6 +9,13 @@ export interface MemoryStoreOptions {
    */
   maxEntries?: number | undefined
   /**
+   * The most token revocations (the JWT denylist) kept at once, each until the token would have
+   * expired. Past it a revocation fails (`FST_SESSIONKIT_STORE_FULL`, answered 503): none already
+   * made is ever dropped, and memory stays bounded whatever clients send (about 240 bytes each).
+   * @default 100000
+   */
+  maxRevocations?: number | undefined
+  /**
    * How often expired entries are swept (milliseconds), whether or not anyone reads them.
    * @default 60000
    */
@@ -61,13 +68,16 @@ export class MemoryStore implements SessionStore {
   readonly #revoked = new Map<string, number>()
   readonly #generations = new Map<string, number>()
   readonly #maxEntries: number
+  readonly #maxRevocations: number
+  /** When the denylist, full, was last swept for expired entries (at most once a second). */
+  #revokedSweptAt = -Infinity
   readonly #now: () => number
   #timer: NodeJS.Timeout | undefined
 
   constructor (options: MemoryStoreOptions = {}) {
-    const { maxEntries = 100_000, sweepInterval = 60_000, now = Date.now } = options
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-      throw new errors.FST_SESSIONKIT_INVALID_OPTION('maxEntries', 'must be a positive integer')
+    const { maxEntries = 100_000, maxRevocations = 100_000, sweepInterval = 60_000, now = Date.now } = options
+    for (const [name, value] of [['maxEntries', maxEntries], ['maxRevocations', maxRevocations]] as const) {
+      if (!Number.isInteger(value) || value < 1) throw new errors.FST_SESSIONKIT_INVALID_OPTION(name, 'must be a positive integer')
     }
     if (!Number.isInteger(sweepInterval) || sweepInterval < 1) {
       throw new errors.FST_SESSIONKIT_INVALID_OPTION('sweepInterval', 'must be a positive integer (milliseconds)')
@@ -76,6 +86,7 @@ export class MemoryStore implements SessionStore {
       throw new errors.FST_SESSIONKIT_INVALID_OPTION('now', 'must be a function returning epoch milliseconds')
     }
     this.#maxEntries = maxEntries
+    this.#maxRevocations = maxRevocations
     this.#now = now
     this.#timer = setInterval(() => this.sweep(), sweepInterval).unref()
   }
@@ -194,7 +205,18 @@ export class MemoryStore implements SessionStore {
   }
 
   async revokeToken (jti: string, ttl: number): Promise<void> {
-    this.#revoked.set(jti, this.#now() + ttl)
+    const revoked = this.#revoked
+    if (revoked.size >= this.#maxRevocations && !revoked.has(jti)) {
+      // expired entries make room; looked for at most once a second, so that a full list costs a
+      // revocation a lookup, not a walk of the whole list
+      const now = this.#now()
+      if (now - this.#revokedSweptAt >= 1_000) {
+        this.#revokedSweptAt = now
+        this.#sweepRevoked(now)
+      }
+      if (revoked.size >= this.#maxRevocations) throw new errors.FST_SESSIONKIT_STORE_FULL(this.#maxRevocations)
+    }
+    revoked.set(jti, this.#now() + ttl)
   }
 
   async isTokenRevoked (jti: string): Promise<boolean> {
@@ -225,11 +247,15 @@ export class MemoryStore implements SessionStore {
     for (const [id, entry] of this.#sessions) {
       if (entry.expiresAt <= now) this.#remove(id)
     }
+    this.#sweepRevoked(now)
+    // the map may now shrink and grow again below its cap, with nothing evicted to move the cursor
+    this.#leastActive.release()
+  }
+
+  #sweepRevoked (now: number): void {
     for (const [jti, until] of this.#revoked) {
       if (until <= now) this.#revoked.delete(jti)
     }
-    // the map may now shrink and grow again below its cap, with nothing evicted to move the cursor
-    this.#leastActive.release()
   }
 
   /** Stops the sweep timer. The store keeps working; nothing is swept on a schedule any more. */

@@ -41,6 +41,27 @@ t.test('an expired denylist entry is dropped when read', async (t) => {
   t.equal(await store.isTokenRevoked('j2'), false)
 })
 
+t.test('the denylist is bounded: past maxRevocations a revocation fails, and none made is dropped', async (t) => {
+  const clock = new ManualClock()
+  const store = new MemoryStore({ now: clock.now, maxRevocations: 3 })
+  t.teardown(() => store.close())
+  await store.revokeToken('j1', 500)
+  await store.revokeToken('j2', 60_000)
+  await store.revokeToken('j3', 60_000)
+  await t.rejects(store.revokeToken('j4', 60_000), { code: 'FST_SESSIONKIT_STORE_FULL', statusCode: 503, message: 'Session store denylist is full (3 live revocations)' })
+  await store.revokeToken('j2', 120_000)
+  t.same(await Promise.all(['j1', 'j2', 'j3', 'j4'].map((jti) => store.isTokenRevoked(jti))), [true, true, true, false], 'the three stay revoked; the fourth was never added')
+  clock.advance(600)
+  // j1 has expired, but the full list was walked less than a second ago: one walk a second at most
+  await t.rejects(store.revokeToken('j4', 60_000), { code: 'FST_SESSIONKIT_STORE_FULL' })
+  clock.advance(400)
+  await store.revokeToken('j4', 60_000)
+  t.same(await Promise.all(['j2', 'j3', 'j4'].map((jti) => store.isTokenRevoked(jti))), [true, true, true], 'the expired entry made room')
+  for (const maxRevocations of [0, 1.5, -1]) {
+    t.throws(() => new MemoryStore({ maxRevocations }), { code: 'FST_SESSIONKIT_INVALID_OPTION', message: 'Invalid option "maxRevocations": must be a positive integer' })
+  }
+})
+
 function frozenThrough (value: unknown): boolean {
   if (value === null || typeof value !== 'object') return true
   return Object.isFrozen(value) && Object.values(value).every(frozenThrough)

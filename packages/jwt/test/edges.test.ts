@@ -255,3 +255,19 @@ t.test('the verified-token cache is bounded: evicted tokens are simply verified 
     }
   }
 })
+
+t.test('a memory store whose denylist is full: a logout is a 503, the token stays as it was, nothing grows', async (t) => {
+  const store = new MemoryStore({ maxRevocations: 1 })
+  t.teardown(() => store.close())
+  const { app } = await buildJwtApp(t, { store })
+  const first = tokenOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: ['a'] } })) as string
+  const second = tokenOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: ['b'] } })) as string
+  t.equal((await app.inject({ method: 'POST', url: '/logout', headers: bearer(first) })).statusCode, 204)
+  const refused = await app.inject({ method: 'POST', url: '/logout', headers: bearer(second) })
+  t.equal(refused.statusCode, 503)
+  t.equal(refused.json().code, 'FST_SESSIONKIT_STORE_UNAVAILABLE')
+  t.equal(tokenOf(refused), undefined, 'nothing issued or cleared')
+  t.equal((await app.inject({ method: 'POST', url: '/set', headers: bearer(first), payload: {} })).statusCode, 401, 'the first logout holds')
+  const still = await app.inject({ method: 'POST', url: '/set', headers: bearer(second), payload: { more: 1 } })
+  t.same(still.json().data, { cart: ['b'], more: 1 }, 'the second session, not logged out, as it was')
+})

@@ -107,6 +107,26 @@ export class RedisStore implements SessionStore {
       if (!(name in this.client)) this.client.defineCommand(name, { numberOfKeys: 1, lua })
     }
     this.#scripts = this.client as unknown as ScriptedClient
+    if (this.client.status === 'ready') this.#checkEviction()
+    else this.client.once('ready', () => { this.#checkEviction() })
+  }
+
+  /**
+   * Warns, once, when Redis may evict keys under memory pressure (any `maxmemory-policy` but
+   * `noeviction`: every key here has a TTL, so the `volatile-*` policies choose among them too).
+   * An evicted denylist entry or generation brings revoked tokens back. A Redis that does not let
+   * its configuration be read (a managed one, `CONFIG` renamed) is taken as it is.
+   */
+  #checkEviction (): void {
+    this.client.config('GET', 'maxmemory-policy').then((reply) => {
+      const policy = (reply as unknown[])[1]
+      if (typeof policy === 'string' && policy !== 'noeviction') {
+        process.emitWarning(
+          `Redis evicts keys under memory pressure (maxmemory-policy ${policy}): an evicted denylist entry or user generation brings revoked tokens back, an evicted session logs its user out. Set maxmemory-policy noeviction on the Redis that holds sessions.`,
+          { code: 'FST_SESSIONKIT_REDIS_EVICTION' }
+        )
+      }
+    }, () => {})
   }
 
   /** Resolves once the client is connected (an owned client connects by itself). */

@@ -164,3 +164,45 @@ t.test('1,000 logouts raced against stale saves: the session never reappears', {
   }
   t.equal(reappeared, 0)
 })
+
+t.test('a Redis that may evict keys under memory pressure is warned about, once; one that does not, or hides its configuration, is not', { skip: NO_REDIS_SERVER }, async (t) => {
+  const warnings: Error[] = []
+  const listener = (warning: Error): void => { if ((warning as { code?: string }).code === 'FST_SESSIONKIT_REDIS_EVICTION') warnings.push(warning) }
+  process.on('warning', listener)
+  t.teardown(() => process.off('warning', listener))
+  /** The store connected and its check answered: commands on one connection answer in order. */
+  async function settled (store: RedisStore): Promise<void> {
+    await store.ready()
+    await store.client.ping()
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+
+  const evicting = await ownRedis(t, ['--maxmemory-policy', 'allkeys-lru'])
+  const owned = new RedisStore({ connection: evicting.url })
+  t.teardown(() => owned.close())
+  await settled(owned)
+  t.equal(warnings.length, 1)
+  t.match(warnings[0]?.message, /maxmemory-policy allkeys-lru\): an evicted denylist entry or user generation brings revoked tokens back/)
+  // a client of the app's, already connected: checked at once
+  const client = new Redis(evicting.url, { enableOfflineQueue: false, commandTimeout: 500 })
+  t.teardown(() => client.disconnect())
+  await new Promise((resolve) => client.once('ready', resolve))
+  const given = new RedisStore({ client })
+  await settled(given)
+  t.equal(warnings.length, 2, 'once per store')
+  await owned.client.set('probe', '1')
+  await settled(owned)
+  t.equal(warnings.length, 2, 'not again for the same store')
+
+  const strict = await ownRedis(t, ['--maxmemory-policy', 'noeviction'])
+  const quiet = new RedisStore({ connection: strict.url })
+  t.teardown(() => quiet.close())
+  await settled(quiet)
+  const hidden = await ownRedis(t, ['--maxmemory-policy', 'allkeys-lru', '--rename-command', 'CONFIG', '""'])
+  const managed = new RedisStore({ connection: hidden.url })
+  t.teardown(() => managed.close())
+  await settled(managed)
+  t.equal(warnings.length, 2, 'no warning for noeviction, nor where CONFIG cannot be read')
+  await t.rejects(managed.client.config('GET', 'maxmemory-policy'), 'CONFIG is indeed refused there')
+  t.equal(await managed.isTokenRevoked('j1'), false, 'and the store works')
+})

@@ -11,6 +11,8 @@ t.test('an id with *, ?, : or a newline reaches no Redis command', { skip: NO_RE
   t.teardown(() => store.close())
   await store.ready()
   await store.ready()
+  // the eviction check made on connecting has been answered
+  await store.client.ping()
   const processed = async (): Promise<number> => Number(/total_commands_processed:(\d+)/.exec(await store.client.info('stats'))?.[1])
   const before = await processed()
   for (const id of ['*', 'a?'.padEnd(43, 'x'), 'id:with:colons'.padEnd(43, 'x'), 'x'.repeat(42) + '\n', '']) {
@@ -101,6 +103,8 @@ t.test('an owned client pipelines the commands of one turn of the event loop, un
     const store = new RedisStore({ connection, prefix })
     t.teardown(() => store.close())
     await store.ready()
+    // the eviction check made on connecting has been answered
+    await store.client.ping()
     const reads = ids.map((id) => store.get(id))
     t.equal((store.client as Redis).autoPipelineQueueSize, queued, `${queued} commands waiting to go out together`)
     t.same(await Promise.all(reads), [null, null, null])
