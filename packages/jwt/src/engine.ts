@@ -151,6 +151,20 @@ export class JwtEngine implements TokenBackend {
       // a session that changed user without regenerate(): its old family ends here
       await this.endFamily(previous.fam)
     }
+    // when the family starts: now, or at the login of a family started again below
+    let createdAt = now
+    if (family !== undefined && session.lifetimeChanged && this.#refresh !== null) {
+      // remember() on a live session: a refresh cookie keeps its token for a time of its own (its
+      // Max-Age), which only a new token can change, so the family starts again, from the same login
+      const record = await this.call(() => store.get(family as string))
+      if (record === null) {
+        await this.#endedMeanwhile(session)
+        return
+      }
+      createdAt = record.createdAt
+      await this.endFamily(family)
+      family = undefined
+    }
     const remembered = session.remembered
     const claims = this.#claims(data, userId, generation, family, now, remembered)
     let refreshKeepFor: number | undefined
@@ -161,13 +175,13 @@ export class JwtEngine implements TokenBackend {
       claims.fam = family
       const record: StoredSession = {
         version: 1,
-        createdAt: now,
+        createdAt,
         lastSeenAt: now,
         userId,
         remembered,
         data: { cur: sessionIdOf(secret), prev: null, until: 0, box: null, exp: claims.exp * 1000, gen: generation, sk: data } satisfies FamilyData
       }
-      const ttl = this.#familyTtl(now, now, remembered)
+      const ttl = this.#familyTtl(createdAt, now, remembered)
       await this.call(() => store.set(family as string, record, 0, ttl))
       // without refresh tokens the family still lists and revokes the session
       if (this.#refresh !== null) {

@@ -67,30 +67,82 @@ t.test('cookie transport: a remembered login gets persistent cookies and a famil
   t.equal((await app.inject({ method: 'POST', url: '/refresh', headers: { cookie: `sid-refresh=${latest}` } })).statusCode, 401, 'ended 30 days after login')
 })
 
-t.test('remember() on a live session re-issues its token and lengthens its family; remember(false) shortens it again', async (t) => {
+t.test('remember() on a live session re-issues its tokens, the family started again from the same login; remember(false) shortens it again', async (t) => {
   const { app, clock, store } = await buildJwtApp(t, { refreshTokenTtl: '1d', remember: { refreshTokenTtl: '30d' } }, routes)
   const login = await app.inject({ method: 'POST', url: '/login', payload: { user: 'carol' } })
   const token = login.headers['x-session-token'] as string
   const refresh = login.headers['x-refresh-token'] as string
+  const [before] = await app.sessionkit.listUserSessions('carol')
+  clock.advance(60_000)
   const remember = await app.inject({ method: 'POST', url: '/remember', payload: { on: true }, headers: bearer(token) })
   t.same(remember.json(), { remembered: true })
   const remembered = remember.headers['x-session-token'] as string
+  const renewed = remember.headers['x-refresh-token'] as string
   t.ok(remembered, 'a new token')
   t.not(remembered, token)
-  t.equal(remember.headers['x-refresh-token'], undefined, 'the refresh token stays the same')
-  const family = (await app.sessionkit.listUserSessions('carol'))[0]?.id as string
-  t.equal((await store.get(family))?.remembered, true, 'the family is remembered')
+  t.ok(renewed, 'and a new refresh token')
+  t.not(renewed, refresh)
+  const sessions = await app.sessionkit.listUserSessions('carol')
+  t.equal(sessions.length, 1, 'one family still')
+  t.not(sessions[0]?.id, before?.id, 'a new one')
+  t.equal(sessions[0]?.createdAt, before?.createdAt, 'started at the same login')
+  t.equal((await store.get(sessions[0]?.id as string))?.remembered, true, 'the family is remembered')
+  t.equal((await app.inject({ method: 'POST', url: '/refresh', headers: { 'x-refresh-token': refresh } })).statusCode, 401, 'the old refresh token is over')
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(token) })).statusCode, 401, 'and the old family\'s access token')
   const unchanged = await app.inject({ method: 'POST', url: '/remember', payload: { on: true }, headers: bearer(remembered) })
   t.equal(unchanged.headers['x-session-token'], undefined, 'remembered already: nothing re-issued')
 
   clock.advance(2 * DAY)
-  const rotated = await app.inject({ method: 'POST', url: '/refresh', headers: { 'x-refresh-token': refresh } })
+  const rotated = await app.inject({ method: 'POST', url: '/refresh', headers: { 'x-refresh-token': renewed } })
   t.equal(rotated.statusCode, 200, 'past the ordinary family lifetime, still refreshed')
   const forget = await app.inject({ method: 'POST', url: '/remember', payload: { on: false }, headers: bearer(rotated.headers['x-session-token'] as string) })
   t.same(forget.json(), { remembered: false })
-  t.equal((await store.get(family))?.remembered, false, 'no longer remembered: it ends refreshTokenTtl after login, which is past')
+  const [ordinary] = await app.sessionkit.listUserSessions('carol')
+  t.equal((await store.get(ordinary?.id as string))?.remembered, false, 'no longer remembered: it ends refreshTokenTtl after login, which is past')
   clock.advance(1)
-  t.equal((await app.inject({ method: 'POST', url: '/refresh', headers: { 'x-refresh-token': rotated.headers['x-refresh-token'] as string } })).statusCode, 401, 'an ordinary family two days after login is over')
+  t.equal((await app.inject({ method: 'POST', url: '/refresh', headers: { 'x-refresh-token': forget.headers['x-refresh-token'] as string } })).statusCode, 401, 'an ordinary family two days after login is over')
+})
+
+t.test('cookie transport: remember() on a live session makes both cookies outlive the browser session at once', async (t) => {
+  const { app, clock } = await buildJwtApp(t, OPTIONS, routes)
+  const login = await app.inject({ method: 'POST', url: '/login-remember', payload: { user: 'dave', remember: false } })
+  t.match(setCookies(login).get('sid-refresh'), /^sid-refresh=[^;]+; Path=\/refresh; HttpOnly; SameSite=Lax$/, 'a browser-session refresh cookie')
+  clock.advance(600_000)
+  const access = valueOf(setCookies(login).get('sid'))
+  const remember = await app.inject({ method: 'POST', url: '/remember', payload: { on: true }, headers: { cookie: `sid=${access}` } })
+  t.same(remember.json(), { remembered: true })
+  const cookies = setCookies(remember)
+  t.match(cookies.get('sid'), /; Max-Age=900; Path=\/; HttpOnly; SameSite=Lax$/, 'the access cookie kept until its token expires')
+  t.match(cookies.get('sid-refresh'), new RegExp(`; Max-Age=${30 * 86_400 - 600}; Path=/refresh; HttpOnly; SameSite=Lax$`), 'the refresh cookie kept for what is left of 30 days from login')
+  // the browser closed and opened again: the refresh cookie is still there two days on
+  clock.advance(2 * DAY)
+  const refreshed = await app.inject({ method: 'POST', url: '/refresh', headers: { cookie: `sid-refresh=${valueOf(cookies.get('sid-refresh'))}` } })
+  t.equal(refreshed.statusCode, 200)
+  t.match(setCookies(refreshed).get('sid-refresh'), new RegExp(`; Max-Age=${28 * 86_400 - 600}; `))
+
+  const forget = await app.inject({ method: 'POST', url: '/remember', payload: { on: false }, headers: { cookie: `sid=${valueOf(setCookies(refreshed).get('sid'))}` } })
+  t.same(forget.json(), { remembered: false })
+  t.match(setCookies(forget).get('sid'), /^sid=[^;]+; Path=\/; HttpOnly; SameSite=Lax$/, 'browser-session cookies again')
+  t.match(setCookies(forget).get('sid-refresh'), /^sid-refresh=[^;]+; Path=\/refresh; HttpOnly; SameSite=Lax$/)
+})
+
+t.test('remember() on a session whose family ended while its request ran issues nothing', async (t) => {
+  const { app, store } = await buildJwtApp(t, { refreshTokenTtl: '1d', remember: { refreshTokenTtl: '30d' } }, (app) => {
+    routes(app)
+    app.post('/remember-after-logout', async (request) => {
+      request.session.remember()
+      // a logout elsewhere ends the family before this request's answer
+      const [family] = await app.sessionkit.listUserSessions('erin')
+      await store.destroy(family?.id as string)
+      return { ok: true }
+    })
+  })
+  const login = await app.inject({ method: 'POST', url: '/login', payload: { user: 'erin' } })
+  const late = await app.inject({ method: 'POST', url: '/remember-after-logout', headers: bearer(login.headers['x-session-token'] as string) })
+  t.equal(late.statusCode, 200)
+  t.equal(late.headers['x-session-token'], undefined, 'no new token, and nothing said of the old')
+  t.equal(late.headers['x-refresh-token'], undefined)
+  t.same(await app.sessionkit.listUserSessions('erin'), [], 'no family brought back')
 })
 
 t.test('regenerate() keeps a session remembered; destroy() and bad input', async (t) => {
