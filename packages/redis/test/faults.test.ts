@@ -206,3 +206,29 @@ t.test('a Redis that may evict keys under memory pressure is warned about, once;
   await t.rejects(managed.client.config('GET', 'maxmemory-policy'), 'CONFIG is indeed refused there')
   t.equal(await managed.isTokenRevoked('j1'), false, 'and the store works')
 })
+
+t.test('a Redis out of memory under noeviction: reads and logouts go on, writes are 503s, nothing is lost', { skip: NO_REDIS_SERVER }, async (t) => {
+  const server = await ownRedis(t, ['--maxmemory', '3mb', '--maxmemory-policy', 'noeviction'])
+  const { app, store } = await build(t, { connection: server.url })
+  const kept = await create(app, { a: 1 })
+  const leaving = await create(app, { b: 2 })
+  await store.revokeToken('before', 60_000)
+  const admin = new Redis(server.port, '127.0.0.1')
+  t.teardown(() => admin.disconnect())
+  // filled to its limit with keys of no one's
+  let full = false
+  for (let i = 0; i < 100_000 && !full; i++) {
+    full = await admin.set(`filler:${i}`, 'x'.repeat(1_000)).then(() => false, (err: Error) => /^OOM /.test(err.message))
+  }
+  t.ok(full, 'Redis refuses writes')
+  const read = await app.inject({ method: 'GET', url: '/read', headers: { 'x-session-id': kept } })
+  t.same([read.statusCode, read.json().data], [200, { a: 1 }], 'a read goes on')
+  const change = await app.inject({ method: 'POST', url: '/set', headers: { 'x-session-id': kept }, payload: { a: 2 } })
+  t.same([change.statusCode, change.json().code], [503, 'FST_SESSIONKIT_STORE_UNAVAILABLE'], 'a change is a 503')
+  t.equal((await app.inject({ method: 'POST', url: '/set', payload: { c: 3 } })).statusCode, 503, 'so is a new session')
+  await t.rejects(store.revokeToken('after', 60_000), 'and a token revocation')
+  t.equal(await store.isTokenRevoked('before'), true, 'an earlier one holds')
+  t.equal((await app.inject({ method: 'POST', url: '/logout', headers: { 'x-session-id': leaving } })).statusCode, 200, 'a logout only deletes: it goes on')
+  t.equal((await app.inject({ method: 'GET', url: '/read', headers: { 'x-session-id': leaving } })).statusCode, 401, 'and holds')
+  t.same((await app.inject({ method: 'GET', url: '/read', headers: { 'x-session-id': kept } })).json().data, { a: 1 }, 'the other session as it was')
+})
