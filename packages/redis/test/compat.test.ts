@@ -1,11 +1,13 @@
 import t, { type Test } from 'tap'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import { Redis } from 'ioredis'
 import { randomBytes } from 'node:crypto'
 import { createClient } from 'redis'
 import { RedisStore as ConnectRedisStore } from 'connect-redis'
 import { sessionkit, callbackStore, type CallbackStore, type SessionStore } from '@sessionkit/core'
 import { headerCarriage, headerTransport } from './fixtures/transport.js'
 import { sessionConformance, storeConformance } from '@sessionkit/core/testing'
-import { NO_REDIS, NO_REDIS_SERVER, REDIS_URL } from './fixtures/redis-server.js'
+import { NO_REDIS, NO_REDIS_SERVER, REDIS_URL, ownRedis, type OwnRedis } from './fixtures/redis-server.js'
 
 type NodeRedis = ReturnType<typeof createClient>
 
@@ -51,9 +53,12 @@ t.test('sessionConformance over connect-redis', { skip: NO_REDIS }, async (t) =>
   })
 })
 
-t.test('connect-redis while its Redis is down: a 503 within storeTimeout, not its offline-queue hang; back with its data when Redis is', { skip: NO_REDIS || NO_REDIS_SERVER }, async (t) => {
-  const { ownRedis } = await import('./fixtures/redis-server.js')
-  const Fastify = (await import('fastify')).default
+/**
+ * An app on connect-redis over a redis-server of the test's own (`storeTimeout` 300 ms), with
+ * `POST /set/:value` (running `beforeSet` first) and `GET /get`; and the credential of a session
+ * that holds `a: '1'`.
+ */
+async function ownConnectRedis (t: Test, prefix: string, beforeSet: (request: FastifyRequest) => unknown = () => undefined): Promise<{ app: FastifyInstance, server: OwnRedis, client: NodeRedis, headers: { 'x-test': string } }> {
   const server = await ownRedis(t)
   const client = createClient({ url: server.url, socket: { reconnectStrategy: 100 } })
   client.on('error', () => {})
@@ -63,18 +68,23 @@ t.test('connect-redis while its Redis is down: a 503 within storeTimeout, not it
   t.teardown(() => app.close())
   await app.register(sessionkit, {
     secret: 'compat-secret-0123456789abcdef-0123456789abcd',
-    store: callbackStore(new ConnectRedisStore({ client, prefix: 'down:' }) as unknown as CallbackStore),
+    store: callbackStore(new ConnectRedisStore({ client, prefix }) as unknown as CallbackStore),
     storeTimeout: 300,
     transports: [headerTransport('x-test')]
   })
   app.post('/set/:value', async (request) => {
+    await beforeSet(request)
     request.session.set('a', (request.params as { value: string }).value)
     return { ok: true }
   })
   app.get('/get', async (request) => ({ a: request.session.get('a') ?? null }))
   const created = await app.inject({ method: 'POST', url: '/set/1' })
   t.equal(created.statusCode, 200)
-  const headers = { 'x-test': String(created.headers['x-test']) }
+  return { app, server, client, headers: { 'x-test': String(created.headers['x-test']) } }
+}
+
+t.test('connect-redis while its Redis is down: a 503 within storeTimeout, not its offline-queue hang; back with its data when Redis is', { skip: NO_REDIS || NO_REDIS_SERVER }, async (t) => {
+  const { app, server, client, headers } = await ownConnectRedis(t, 'down:')
   await server.kill()
   const down = await app.inject({ method: 'POST', url: '/set/2', headers })
   t.equal(down.statusCode, 503)
@@ -92,34 +102,12 @@ t.test('connect-redis while its Redis is down: a 503 within storeTimeout, not it
 })
 
 t.test('connect-redis on a Redis that stalls mid-request: the change answered with 503 never lands when Redis answers again', { skip: NO_REDIS || NO_REDIS_SERVER }, async (t) => {
-  const { ownRedis } = await import('./fixtures/redis-server.js')
-  const { Redis } = await import('ioredis')
-  const Fastify = (await import('fastify')).default
-  const server = await ownRedis(t)
-  const client = createClient({ url: server.url })
-  client.on('error', () => {})
-  await client.connect()
-  t.teardown(() => client.destroy())
+  // loaded; Redis stops answering before the save (its commands wait, as on a busy or paused server)
+  const { app, server, client, headers } = await ownConnectRedis(t, 'stall:', async (request) => {
+    if (request.headers['x-stall'] === '1') await admin.client('PAUSE', 1_000, 'ALL')
+  })
   const admin = new Redis(server.port, '127.0.0.1')
   t.teardown(() => admin.disconnect())
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(sessionkit, {
-    secret: 'compat-secret-0123456789abcdef-0123456789abcd',
-    store: callbackStore(new ConnectRedisStore({ client, prefix: 'stall:' }) as unknown as CallbackStore),
-    storeTimeout: 300,
-    transports: [headerTransport('x-test')]
-  })
-  app.post('/set/:value', async (request) => {
-    // loaded; Redis stops answering before the save (its commands wait, as on a busy or paused server)
-    if (request.headers['x-stall'] === '1') await admin.client('PAUSE', 1_000, 'ALL')
-    request.session.set('a', (request.params as { value: string }).value)
-    return { ok: true }
-  })
-  app.get('/get', async (request) => ({ a: request.session.get('a') ?? null }))
-  const created = await app.inject({ method: 'POST', url: '/set/1' })
-  t.equal(created.statusCode, 200)
-  const headers = { 'x-test': String(created.headers['x-test']) }
   const stalled = await app.inject({ method: 'POST', url: '/set/2', headers: { ...headers, 'x-stall': '1' } })
   t.equal(stalled.statusCode, 503)
   t.equal(stalled.json().code, 'FST_SESSIONKIT_STORE_UNAVAILABLE')
