@@ -290,4 +290,85 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await me(page), 200)
     t.same(errors, [])
   })
+
+  t.test('cookie sessions in Chromium: late answers about the cookie a login (or a logout and a login) replaced leave the new cookie in the browser', async (t) => {
+    const { sessionkitCookie } = await import('@sessionkit/cookie')
+    const app = Fastify()
+    t.teardown(() => app.close())
+    // held requests: before their session is loaded (sent with the old cookie, arriving after the
+    // login), or after (in flight while the session moves)
+    const gates = new Map<string, { release: () => void, held: Promise<void>, arrived: Promise<void>, arrive: () => void }>()
+    function gate (name: string): NonNullable<ReturnType<typeof gates.get>> {
+      let entry = gates.get(name)
+      if (entry === undefined) {
+        let release!: () => void
+        let arrive!: () => void
+        const held = new Promise<void>((resolve) => { release = resolve })
+        const arrived = new Promise<void>((resolve) => { arrive = resolve })
+        entry = { release, held, arrived, arrive }
+        gates.set(name, entry)
+      }
+      return entry
+    }
+    app.addHook('onRequest', async (request) => {
+      const name = request.headers['x-hold-before-load']
+      if (typeof name !== 'string') return
+      gate(name).arrive()
+      await gate(name).held
+    })
+    await app.register(sessionkitCookie, { secret: 'browser-secret-0123456789abcdef-0123456789abcd' })
+    app.get('/', async (_request, reply) => reply.type('text/html').send('<!doctype html><title>race</title>'))
+    app.post('/cart', async (request) => {
+      request.session.set('cart', ['book'])
+      return { ok: true }
+    })
+    app.post('/login', async (request) => {
+      await request.session.regenerate(['cart'])
+      request.session.set('userId', 'alice')
+      return { ok: true }
+    })
+    app.post('/logout', async (request) => {
+      await request.session.destroy()
+      return { ok: true }
+    })
+    // a change in flight, held once its session is loaded
+    app.post('/note', async (request) => {
+      const name = request.headers['x-hold-after-load']
+      if (typeof name === 'string') {
+        gate(name).arrive()
+        await gate(name).held
+      }
+      request.session.set('note', 'late')
+      return { ok: true }
+    })
+    app.get('/me', async (request, reply) => {
+      const user = request.session.get('userId')
+      return user === undefined ? reply.code(401).send({ user: null }) : { user, cart: request.session.get('cart') ?? null }
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+    const { page, errors } = await openPage(t)
+    await page.goto(`${base}/`)
+    const post = (path: string, headers: Record<string, string> = {}): Promise<number> => page.evaluate(async ([path, headers]) => (await fetch(path, { method: 'POST', headers })).status, [path, headers] as const)
+    const me = (): Promise<unknown> => page.evaluate(async () => await (await fetch('/me')).json())
+
+    t.equal(await post('/cart'), 200, 'an anonymous session: a cart')
+    // a background read (a poll) leaves with that cookie and reaches the server after the login
+    const before = page.evaluate(async () => (await fetch('/me', { headers: { 'x-hold-before-load': 'before' } })).status)
+    await gate('before').arrived
+    t.equal(await post('/login'), 200)
+    gate('before').release()
+    t.equal(await before, 401, 'the replaced cookie is no session')
+    t.same(await me(), { user: 'alice', cart: ['book'] }, 'still signed in: the late answer did not take the login\'s cookie away')
+
+    // one in flight with the session loaded while the user signs out and in again
+    const during = post('/note', { 'x-hold-after-load': 'during' })
+    await gate('during').arrived
+    t.equal(await post('/logout'), 200)
+    t.equal(await post('/login'), 200)
+    gate('during').release()
+    t.equal(await during, 200)
+    t.same(await me(), { user: 'alice', cart: null }, 'signed in again, and still')
+    t.same(errors, [])
+  })
 }
