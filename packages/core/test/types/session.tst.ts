@@ -1,6 +1,6 @@
 import { expect, test } from 'tstyche'
 import Fastify from 'fastify'
-import { sessionkit, credentialHeaderWriter, MemoryStore, repeatsHeader, RESERVED_HEADERS, VerifiedCache, type Session, type SessionkitOptions, type SessionStore, type SessionSummary } from '@sessionkit/core'
+import { sessionkit, credentialHeaderWriter, MemoryStore, repeatsHeader, RESERVED_HEADERS, storeCallDeadline, VerifiedCache, type Session, type SessionkitOptions, type SessionStore, type SessionSummary } from '@sessionkit/core'
 
 declare module '@sessionkit/core' {
   interface SessionData {
@@ -78,4 +78,7 @@ test('the building blocks are typed', () => {
   expect(RESERVED_HEADERS).type.toBe<ReadonlySet<string>>()
   expect(repeatsHeader(['Authorization', 'x'], 'authorization')).type.toBe<boolean>()
   expect(repeatsHeader).type.not.toBeCallableWith('Authorization: x', 'authorization')
+  expect(storeCallDeadline()).type.toBe<number | undefined>()
+  expect<import('@sessionkit/core').MemoryStoreOptions>().type.toBeAssignableFrom({ maxEntries: 10, maxRevocations: undefined as number | undefined })
+  expect<import('@sessionkit/core').MemoryStoreOptions>().type.not.toBeAssignableFrom({ maxRevocations: '10' })
 })
