@@ -41,6 +41,24 @@ function corruptAsGone (err: unknown): null {
   throw err
 }
 
+/** One operation on the wrapped store: when the engine stops waiting for it, and whether it has sent a write. */
+interface Step {
+  readonly deadline: number | undefined
+  wrote: boolean
+}
+
+/** A key's operations, one at a time: the last one queued, the one running, which run of them this is. */
+interface Queue {
+  tail: Promise<void>
+  running: Step | null
+  epoch: number
+}
+
+/** The step of an operation the engine is calling now (`storeCallDeadline` is read on entry). */
+function begin (): Step {
+  return { deadline: storeCallDeadline(), wrote: false }
+}
+
 const USER = 'sessionkit-user:'
 const TOKEN = 'sessionkit-jti:'
 const GENERATION = 'sessionkit-gen:'
@@ -69,13 +87,14 @@ export function callbackStore (store: CallbackStore, options: CallbackStoreOptio
 
   /**
    * One call to the wrapped store, unless the engine has stopped waiting for the operation it is
-   * part of (`deadline`, from `storeCallDeadline()` on entry): the client was told 503, so nothing
-   * more is read or written for it; operations queued behind a slow one end at once.
+   * part of (its step's deadline, from `storeCallDeadline()` on entry): the client was told 503, so
+   * nothing more is read or written for it. A write sent is noted on the step (see `exclusive`).
    */
-  function call<T> (deadline: number | undefined, method: 'get' | 'set' | 'destroy', ...args: unknown[]): Promise<T> {
-    if (deadline !== undefined && performance.now() >= deadline) {
+  function call<T> (step: Step, method: 'get' | 'set' | 'destroy', ...args: unknown[]): Promise<T> {
+    if (step.deadline !== undefined && performance.now() >= step.deadline) {
       return Promise.reject(new Error(`store operation abandoned: the engine stopped waiting for it (storeTimeout) before its ${method}`))
     }
+    if (method !== 'get') step.wrote = true
     return new Promise<T>((resolve, reject) => {
       const done: Callback<T> = (err, value) => { if (err) reject(err); else resolve(value as T) }
       const fn = store[method] as (...rest: unknown[]) => unknown
@@ -89,43 +108,69 @@ export function callbackStore (store: CallbackStore, options: CallbackStoreOptio
   function envelope (ttl: number, body: Omit<Envelope, 'cookie'>): Envelope {
     return structuredClone({ cookie: { originalMaxAge: ttl, expires: new Date(now() + ttl).toISOString() }, ...body })
   }
-  async function read (deadline: number | undefined, sid: string): Promise<Envelope | null> {
-    const value = await call<Envelope | null | undefined>(deadline, 'get', sid)
+  async function read (step: Step, sid: string): Promise<Envelope | null> {
+    const value = await call<Envelope | null | undefined>(step, 'get', sid)
     if (value === null || value === undefined) return null
     if (typeof value !== 'object' || value.cookie === null || typeof value.cookie !== 'object') {
       throw new errors.FST_SESSIONKIT_CORRUPT_RECORD()
     }
     // not every callback store expires entries by itself (@fastify/session's MemoryStore does not)
     if (Date.parse(value.cookie.expires) <= now()) {
-      await call(deadline, 'destroy', sid)
+      await call(step, 'destroy', sid)
       return null
     }
     // copied: a store that keeps objects by reference must not share them with callers
     return structuredClone(value)
   }
-  async function getRecord (deadline: number | undefined, sid: string): Promise<StoredSession | null> {
-    const value = await read(deadline, sid)
+  async function getRecord (step: Step, sid: string): Promise<StoredSession | null> {
+    const value = await read(step, sid)
     return value === null ? null : readRecord(value.sessionkit)
   }
-  async function index (deadline: number | undefined, userId: string): Promise<string[]> {
-    return (await read(deadline, USER + userId))?.index ?? []
+  async function index (step: Step, userId: string): Promise<string[]> {
+    return (await read(step, USER + userId))?.index ?? []
   }
   // read-compare-write made atomic within this process: one operation per key at a time
-  const queues = new Map<string, Promise<unknown>>()
-  function exclusive<T> (key: string, operation: () => Promise<T>): Promise<T> {
-    const previous = queues.get(key) ?? Promise.resolve()
-    const next = previous.then(operation, operation)
-    const settled = next.then(() => undefined, () => undefined)
-    queues.set(key, settled)
-    settled.then(() => { if (queues.get(key) === settled) queues.delete(key) })
+  const queues = new Map<string, Queue>()
+  /**
+   * Runs `operation` once the key's earlier operations are done. One that holds the key past its
+   * deadline without having sent a write (its store's answer lost, say) frees it: it can send
+   * nothing any more (`call` checks), so the next operation need not wait for an answer that may
+   * never come, and those queued behind it end, unrun, if it ever does.
+   */
+  function exclusive<T> (key: string, step: Step, operation: () => Promise<T>): Promise<T> {
+    let queue = queues.get(key)
+    if (queue === undefined) {
+      queue = { tail: Promise.resolve(), running: null, epoch: 0 }
+      queues.set(key, queue)
+    }
+    const { running } = queue
+    if (running !== null && !running.wrote && running.deadline !== undefined && performance.now() >= running.deadline) {
+      queue.epoch++
+      queue.tail = Promise.resolve()
+      queue.running = null
+    }
+    const held = queue
+    const epoch = held.epoch
+    const run = (): Promise<T> => {
+      if (held.epoch !== epoch) return Promise.reject(new Error('store operation abandoned: an earlier one on its key was given up on'))
+      held.running = step
+      return operation()
+    }
+    const next = held.tail.then(run, run)
+    const settled = next.then(() => undefined, () => undefined).then(() => {
+      if (held.running === step) held.running = null
+    })
+    held.tail = settled
+    settled.then(() => { if (queues.get(key) === held && held.tail === settled) queues.delete(key) })
     return next
   }
 
-  function updateIndex (deadline: number | undefined, userId: string, change: (ids: string[]) => string[] | Promise<string[]>): Promise<void> {
-    return exclusive(USER + userId, async () => {
-      const ids = await change(await index(deadline, userId))
-      if (ids.length === 0) await call(deadline, 'destroy', USER + userId)
-      else await call(deadline, 'set', USER + userId, envelope(generationTtl, { index: ids }))
+  function updateIndex (outer: Step, userId: string, change: (ids: string[]) => string[] | Promise<string[]>): Promise<void> {
+    const step: Step = { deadline: outer.deadline, wrote: false }
+    return exclusive(USER + userId, step, async () => {
+      const ids = await change(await index(step, userId))
+      if (ids.length === 0) await call(step, 'destroy', USER + userId)
+      else await call(step, 'set', USER + userId, envelope(generationTtl, { index: ids }))
     })
   }
 
@@ -135,51 +180,51 @@ export function callbackStore (store: CallbackStore, options: CallbackStoreOptio
    * sessions that are gone are dropped: the index stays about the size of the user's live sessions,
    * for about one read per login.
    */
-  async function pruned (deadline: number | undefined, ids: string[]): Promise<string[]> {
+  async function pruned (step: Step, ids: string[]): Promise<string[]> {
     if (ids.length < 16 || (ids.length & (ids.length - 1)) !== 0) return ids
     // garbage under an old id is no session either; a store that fails fails the write
-    const live = await Promise.all(ids.map(async (sid) => await getRecord(deadline, sid).catch(corruptAsGone) !== null))
+    const live = await Promise.all(ids.map(async (sid) => await getRecord(step, sid).catch(corruptAsGone) !== null))
     return ids.filter((_, i) => live[i])
   }
 
   return {
     boundedLatency: false,
-    get: (id) => getRecord(storeCallDeadline(), id),
+    get: (id) => getRecord(begin(), id),
     set (id, record, expectedVersion, ttl) {
-      const deadline = storeCallDeadline()
-      return exclusive(id, async () => {
-        const current = await getRecord(deadline, id)
+      const step = begin()
+      return exclusive(id, step, async () => {
+        const current = await getRecord(step, id)
         if ((current?.version ?? 0) !== expectedVersion) return false
-        await call(deadline, 'set', id, envelope(ttl, { sessionkit: record }))
+        await call(step, 'set', id, envelope(ttl, { sessionkit: record }))
         const before = current?.userId ?? null
         if (before !== record.userId) {
-          if (before !== null) await updateIndex(deadline, before, (ids) => ids.filter((sid) => sid !== id))
-          if (record.userId !== null) await updateIndex(deadline, record.userId, async (ids) => [...await pruned(deadline, ids), id])
+          if (before !== null) await updateIndex(step, before, (ids) => ids.filter((sid) => sid !== id))
+          if (record.userId !== null) await updateIndex(step, record.userId, async (ids) => [...await pruned(step, ids), id])
         }
         return true
       })
     },
     touch (id, lastSeenAt, ttl) {
-      const deadline = storeCallDeadline()
-      return exclusive(id, async () => {
-        const current = await getRecord(deadline, id)
+      const step = begin()
+      return exclusive(id, step, async () => {
+        const current = await getRecord(step, id)
         if (current === null) return false
-        await call(deadline, 'set', id, envelope(ttl, { sessionkit: { ...current, lastSeenAt } }))
+        await call(step, 'set', id, envelope(ttl, { sessionkit: { ...current, lastSeenAt } }))
         return true
       })
     },
     destroy (id) {
-      const deadline = storeCallDeadline()
-      return exclusive(id, async () => {
-        const current = await getRecord(deadline, id)
-        await call(deadline, 'destroy', id)
-        if (current !== null && current.userId !== null) await updateIndex(deadline, current.userId, (ids) => ids.filter((sid) => sid !== id))
+      const step = begin()
+      return exclusive(id, step, async () => {
+        const current = await getRecord(step, id)
+        await call(step, 'destroy', id)
+        if (current !== null && current.userId !== null) await updateIndex(step, current.userId, (ids) => ids.filter((sid) => sid !== id))
       })
     },
     async listUserSessions (userId) {
-      const deadline = storeCallDeadline()
-      const ids = await index(deadline, userId)
-      const records = await Promise.all(ids.map((id) => getRecord(deadline, id)))
+      const step = begin()
+      const ids = await index(step, userId)
+      const records = await Promise.all(ids.map((id) => getRecord(step, id)))
       const list: SessionSummary[] = []
       for (const [i, record] of records.entries()) {
         if (record !== null) list.push({ id: ids[i] as string, createdAt: record.createdAt, lastSeenAt: record.lastSeenAt })
@@ -187,30 +232,30 @@ export function callbackStore (store: CallbackStore, options: CallbackStoreOptio
       return list
     },
     async destroyUserSessions (userId, exceptId) {
-      const deadline = storeCallDeadline()
+      const step = begin()
       let count = 0
-      for (const id of await index(deadline, userId)) {
+      for (const id of await index(step, userId)) {
         if (id === exceptId) continue
-        if (await getRecord(deadline, id) !== null) count++
-        await call(deadline, 'destroy', id)
+        if (await getRecord(step, id) !== null) count++
+        await call(step, 'destroy', id)
       }
-      await updateIndex(deadline, userId, (ids) => ids.filter((sid) => sid === exceptId))
+      await updateIndex(step, userId, (ids) => ids.filter((sid) => sid === exceptId))
       return count
     },
     async revokeToken (jti, ttl) {
-      await call(storeCallDeadline(), 'set', TOKEN + jti, envelope(ttl, { until: now() + ttl }))
+      await call(begin(), 'set', TOKEN + jti, envelope(ttl, { until: now() + ttl }))
     },
     async isTokenRevoked (jti) {
-      return await read(storeCallDeadline(), TOKEN + jti) !== null
+      return await read(begin(), TOKEN + jti) !== null
     },
     async userGeneration (userId) {
-      return (await read(storeCallDeadline(), GENERATION + userId))?.generation ?? 0
+      return (await read(begin(), GENERATION + userId))?.generation ?? 0
     },
     bumpUserGeneration (userId) {
-      const deadline = storeCallDeadline()
-      return exclusive(GENERATION + userId, async () => {
-        const next = ((await read(deadline, GENERATION + userId))?.generation ?? 0) + 1
-        await call(deadline, 'set', GENERATION + userId, envelope(generationTtl, { generation: next }))
+      const step = begin()
+      return exclusive(GENERATION + userId, step, async () => {
+        const next = ((await read(step, GENERATION + userId))?.generation ?? 0) + 1
+        await call(step, 'set', GENERATION + userId, envelope(generationTtl, { generation: next }))
         return next
       })
     }

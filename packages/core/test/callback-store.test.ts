@@ -218,3 +218,68 @@ t.test('storeCallDeadline: when the engine stops waiting, seen by the store meth
   await t.rejects(createStoreGuard(250, log)(() => { throw new Error('sync') }), { code: 'FST_SESSIONKIT_STORE_UNAVAILABLE' })
   t.equal(storeCallDeadline(), undefined)
 })
+
+t.test('a store whose answer to a save never comes frees the session once the save is given up on, and the late answer writes nothing', async (t) => {
+  const stalling = stallingStore()
+  const { app } = await buildApp(t, { store: callbackStore(stalling.store), storeTimeout: 100 }, (app) => {
+    app.get('/read', async (request) => ({ data: request.session.data() }))
+    app.post('/set/:value', async (request) => {
+      if (request.headers['x-stall'] === '1') stalling.hold(true)
+      request.session.set('a', (request.params as { value: string }).value)
+      return { ok: true }
+    })
+  })
+  const headers = { 'x-test-session': credentialOf(await app.inject({ method: 'POST', url: '/set/1' })) as string }
+  const lost = app.inject({ method: 'POST', url: '/set/2', headers: { ...headers, 'x-stall': '1' } })
+  while (stalling.held() === 0) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(stalling.held(), 1, 'the save\'s read has no answer, and may never get one')
+  stalling.hold(false)
+  // a change that comes while that save is still waited for queues behind it
+  const queued = app.inject({ method: 'POST', url: '/set/queued', headers })
+  t.equal((await lost).statusCode, 503)
+  const next = await app.inject({ method: 'POST', url: '/set/3', headers })
+  t.equal(next.statusCode, 200, 'the next change after the save was given up on does not wait for it')
+  t.equal((await queued).statusCode, 503, 'the one queued behind it is given up on in its turn')
+  t.same((await app.inject({ method: 'GET', url: '/read', headers })).json(), { data: { a: '3' } })
+  const writes = stalling.writes()
+  // the lost answer turns up after all: the save it belonged to was given up on and writes nothing,
+  // nor does the one queued behind it
+  stalling.release()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(stalling.writes(), writes)
+  t.same((await app.inject({ method: 'GET', url: '/read', headers })).json(), { data: { a: '3' } })
+})
+
+t.test('a save whose write went out is waited for: the session is not freed under it', async (t) => {
+  const sessions = new Map<string, unknown>()
+  const real = new FastifySessionMemoryStore(sessions as Map<string, never>)
+  let holdWrites = false
+  const heldWrites: Array<() => void> = []
+  const store: CallbackStore = {
+    get: (sid, callback) => real.get(sid, callback as never),
+    set (sid, session, callback) {
+      // the write reaches the store, its answer is late (it may land before or after what follows)
+      if (holdWrites) heldWrites.push(() => real.set(sid, session as never, callback as never))
+      else real.set(sid, session as never, callback as never)
+    },
+    destroy: (sid, callback) => real.destroy(sid, callback as never)
+  }
+  const { app } = await buildApp(t, { store: callbackStore(store), storeTimeout: 100 }, (app) => {
+    app.get('/read', async (request) => ({ data: request.session.data() }))
+    app.post('/set/:value', async (request) => {
+      if (request.headers['x-stall'] === '1') holdWrites = true
+      request.session.set('a', (request.params as { value: string }).value)
+      return { ok: true }
+    })
+  })
+  const headers = { 'x-test-session': credentialOf(await app.inject({ method: 'POST', url: '/set/1' })) as string }
+  t.equal((await app.inject({ method: 'POST', url: '/set/2', headers: { ...headers, 'x-stall': '1' } })).statusCode, 503)
+  holdWrites = false
+  const next = app.inject({ method: 'POST', url: '/set/3', headers })
+  t.equal((await next).statusCode, 503, 'the next change waits for the write that went out, and is given up on in its turn')
+  for (const write of heldWrites.splice(0)) write()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const after = await app.inject({ method: 'POST', url: '/set/4', headers })
+  t.equal(after.statusCode, 200)
+  t.same((await app.inject({ method: 'GET', url: '/read', headers })).json(), { data: { a: '4' } }, 'in order: nothing older lands over the newer change')
+})
