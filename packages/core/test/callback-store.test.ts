@@ -1,4 +1,5 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
 import { MemoryStore as FastifySessionMemoryStore } from '@fastify/session'
 import { callbackStore, type CallbackStore } from '@sessionkit/core'
 import { buildApp } from './fixtures/app.js'
@@ -151,12 +152,16 @@ function stallingStore (): { store: CallbackStore, sessions: Map<string, unknown
   }
 }
 
-t.test('a write answered with 503 never lands when the stalled store answers later, nor do the writes queued behind it', async (t) => {
+/**
+ * An app on `stallingStore()` (`storeTimeout` 100 ms) with `GET /read`, `POST /logout` and
+ * `POST /set/:value`, which, sent with `x-stall: 1`, stalls the store once its session is loaded,
+ * as a server paused mid-request.
+ */
+async function stallingApp (t: Test): Promise<{ app: FastifyInstance, stalling: ReturnType<typeof stallingStore> }> {
   const stalling = stallingStore()
   const { app } = await buildApp(t, { store: callbackStore(stalling.store), storeTimeout: 100 }, (app) => {
     app.get('/read', async (request) => ({ data: request.session.data() }))
     app.post('/set/:value', async (request) => {
-      // the session is loaded: the store stalls from here on, as a server paused mid-request
       if (request.headers['x-stall'] === '1') stalling.hold(true)
       request.session.set('a', (request.params as { value: string }).value)
       return { ok: true }
@@ -166,6 +171,11 @@ t.test('a write answered with 503 never lands when the stalled store answers lat
       return { ok: true }
     })
   })
+  return { app, stalling }
+}
+
+t.test('a write answered with 503 never lands when the stalled store answers later, nor do the writes queued behind it', async (t) => {
+  const { app, stalling } = await stallingApp(t)
   const created = await app.inject({ method: 'POST', url: '/set/1' })
   t.equal(created.statusCode, 200)
   const credential = credentialOf(created) as string
@@ -220,15 +230,7 @@ t.test('storeCallDeadline: when the engine stops waiting, seen by the store meth
 })
 
 t.test('a store whose answer to a save never comes frees the session once the save is given up on, and the late answer writes nothing', async (t) => {
-  const stalling = stallingStore()
-  const { app } = await buildApp(t, { store: callbackStore(stalling.store), storeTimeout: 100 }, (app) => {
-    app.get('/read', async (request) => ({ data: request.session.data() }))
-    app.post('/set/:value', async (request) => {
-      if (request.headers['x-stall'] === '1') stalling.hold(true)
-      request.session.set('a', (request.params as { value: string }).value)
-      return { ok: true }
-    })
-  })
+  const { app, stalling } = await stallingApp(t)
   const headers = { 'x-test-session': credentialOf(await app.inject({ method: 'POST', url: '/set/1' })) as string }
   const lost = app.inject({ method: 'POST', url: '/set/2', headers: { ...headers, 'x-stall': '1' } })
   while (stalling.held() === 0) await new Promise((resolve) => setImmediate(resolve))
