@@ -265,7 +265,7 @@ export class SessionEngine implements SessionBackend {
     if (!hasData(data)) {
       // the user key was all it held: a logout, which ends it here
       if (current !== null) await this.destroyStored(id)
-      session.gone()
+      session.gone(true)
       return
     }
     const { fresh, record } = await this.#create(session, now, data)
@@ -307,8 +307,7 @@ export class SessionEngine implements SessionBackend {
    * dead credential is.
    */
   #ended (session: ServerSession): void {
-    session.gone()
-    session.clearClient = false
+    session.gone(false)
   }
 
   /**

@@ -104,21 +104,24 @@ export class ServerSession extends SessionState {
     this.committed(record.data)
   }
 
-  /** The session ended elsewhere while this request ran: it is not written back. */
-  gone (): void {
+  /**
+   * The session is over for this request and is not written back. `forget`: the client is told to
+   * forget its credential (this request ended the session), or told nothing (it ended elsewhere).
+   */
+  gone (forget: boolean): void {
     this.record = null
     this.token = null
     this.#credential = null
     this.#id = null
     this.reset({})
     this.issue = false
-    this.clearClient = true
+    this.clearClient = forget
   }
 
   async #end (): Promise<void> {
     const id = this.#id
     if (id !== null && this.record !== null) await this.backend.destroyStored(id)
-    this.gone()
+    this.gone(true)
   }
 }
 

@@ -103,7 +103,8 @@ export class JwtEngine implements TokenBackend {
     if (estimate > this.options.maxTokenBytes) throw new errors.FST_SESSIONKIT_TOKEN_TOO_LARGE(estimate, this.options.maxTokenBytes)
   }
 
-  async end (session: JwtSession): Promise<void> {
+  /** Ends the session: its token and family revoked; `forget` tells the client to forget them. */
+  async end (session: JwtSession, forget = true): Promise<void> {
     const { claims } = session
     if (claims !== null) {
       await this.#revoke(claims.jti, claims.exp * 1000)
@@ -114,7 +115,7 @@ export class JwtEngine implements TokenBackend {
     session.refreshToken = null
     session.refreshKeepFor = undefined
     session.reset({})
-    session.clearClient = true
+    session.clearClient = forget
     session.familyEnded = true
   }
 
@@ -125,8 +126,7 @@ export class JwtEngine implements TokenBackend {
    * sent is dead either way.
    */
   async #endedMeanwhile (session: JwtSession): Promise<void> {
-    await this.end(session)
-    session.clearClient = false
+    await this.end(session, false)
   }
 
   async issue (session: JwtSession): Promise<void> {
