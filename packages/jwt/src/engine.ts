@@ -156,12 +156,12 @@ export class JwtEngine implements TokenBackend {
     if (family !== undefined && session.lifetimeChanged && this.#refresh !== null) {
       // remember() on a live session: a refresh cookie keeps its token for a time of its own (its
       // Max-Age), which only a new token can change, so the family starts again, from the same login
-      const record = await this.call(() => store.get(family as string))
-      if (record === null) {
+      const login = await this.#claim(family, now)
+      if (login === null) {
         await this.#endedMeanwhile(session)
         return
       }
-      createdAt = record.createdAt
+      createdAt = login
       await this.endFamily(family)
       family = undefined
     }
@@ -281,6 +281,23 @@ export class JwtEngine implements TokenBackend {
   /** A remembered session's access cookie outlives the browser session too, until the token expires. */
   #accessKeepFor (remembered: boolean, expiresAt: number): number | undefined {
     return remembered ? Math.max(1, expiresAt - this.options.now()) : undefined
+  }
+
+  /**
+   * Claims a live family before it is ended and started again: a write conditional on the version
+   * read, so that a logout landing between the read and the new family makes it fail (the record is
+   * gone) and no new family outlives the logout. The family's login time; `null` when it ended
+   * meanwhile.
+   */
+  async #claim (id: string, now: number): Promise<number | null> {
+    const { store } = this.options
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const record = await this.call(() => store.get(id))
+      if (record === null) return null
+      const claimed: StoredSession = { ...record, version: record.version + 1 }
+      if (await this.call(() => store.set(id, claimed, record.version, this.#familyTtl(record.createdAt, now, record.remembered === true)))) return record.createdAt
+    }
+    throw new coreErrors.FST_SESSIONKIT_WRITE_CONFLICT(5)
   }
 
   /** Records the newest access token (and data) in the family; `false` when the family is gone. */

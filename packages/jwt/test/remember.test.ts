@@ -1,5 +1,7 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { MemoryStore, type StoredSession } from '@sessionkit/core'
+import { ManualClock } from '@sessionkit/core/testing'
 import { buildJwtApp, bearer } from './fixtures/app.js'
 
 const DAY = 86_400_000
@@ -143,6 +145,69 @@ t.test('remember() on a session whose family ended while its request ran issues 
   t.equal(late.headers['x-session-token'], undefined, 'no new token, and nothing said of the old')
   t.equal(late.headers['x-refresh-token'], undefined)
   t.same(await app.sessionkit.listUserSessions('erin'), [], 'no family brought back')
+})
+
+/** A store that runs `between` once a record has been read, before the reader goes on: what lands meanwhile. */
+class InterleavingStore extends MemoryStore {
+  between: ((id: string) => Promise<void>) | undefined
+  override async get (id: string): Promise<StoredSession | null> {
+    const record = await super.get(id)
+    const between = this.between
+    if (between !== undefined && record !== null) await between(id)
+    return record
+  }
+}
+
+async function interleaved (t: Test): Promise<{ app: FastifyInstance, store: InterleavingStore, token: string }> {
+  const clock = new ManualClock()
+  const store = new InterleavingStore({ now: clock.now })
+  t.teardown(() => store.close())
+  const { app } = await buildJwtApp(t, { store, now: clock.now, refreshTokenTtl: '1d', remember: { refreshTokenTtl: '30d' } }, routes)
+  const login = await app.inject({ method: 'POST', url: '/login', payload: { user: 'fay' } })
+  return { app, store, token: login.headers['x-session-token'] as string }
+}
+
+t.test('remember() on a live session whose family a logout ends after it was read starts no new family', async (t) => {
+  const { app, store, token } = await interleaved(t)
+  const [family] = await app.sessionkit.listUserSessions('fay')
+  // the logout of another tab lands between the read of the family and its new start
+  store.between = async (id) => {
+    store.between = undefined
+    t.equal(id, family?.id, 'the family was read')
+    t.equal((await app.inject({ method: 'POST', url: '/logout', headers: bearer(token) })).statusCode, 204)
+  }
+  const late = await app.inject({ method: 'POST', url: '/remember', payload: { on: true }, headers: bearer(token) })
+  t.equal(late.statusCode, 200)
+  t.equal(late.headers['x-session-token'], undefined, 'no new token, and nothing said of the old')
+  t.equal(late.headers['x-refresh-token'], undefined)
+  t.same(await app.sessionkit.listUserSessions('fay'), [], 'the logout holds: no family outlives it')
+})
+
+t.test('remember() on a live session whose family changes after it was read reads it again', async (t) => {
+  const { app, store, token } = await interleaved(t)
+  let changes = 0
+  // a change of the session elsewhere (a refresh, another request) lands between the read and the new start
+  store.between = async (id) => {
+    changes++
+    if (changes === 2) store.between = undefined
+    const current = await MemoryStore.prototype.get.call(store, id) as StoredSession
+    await store.set(id, { ...current, version: current.version + 1 }, current.version, 60_000)
+  }
+  const remember = await app.inject({ method: 'POST', url: '/remember', payload: { on: true }, headers: bearer(token) })
+  t.equal(changes, 2, 'two changes landed; the third read claimed the family')
+  t.equal(remember.statusCode, 200)
+  t.ok(remember.headers['x-session-token'], 'the family started again, with a new token pair')
+  t.ok(remember.headers['x-refresh-token'])
+  t.equal((await app.sessionkit.listUserSessions('fay')).length, 1, 'one family')
+
+  store.between = async (id) => {
+    const current = await MemoryStore.prototype.get.call(store, id) as StoredSession
+    await store.set(id, { ...current, version: current.version + 1 }, current.version, 60_000)
+  }
+  const contended = await app.inject({ method: 'POST', url: '/remember', payload: { on: false }, headers: bearer(remember.headers['x-session-token'] as string) })
+  t.equal(contended.statusCode, 409, 'a family that changes at every read gives up with a coded 409')
+  t.equal(contended.json().code, 'FST_SESSIONKIT_WRITE_CONFLICT')
+  t.equal(contended.headers['x-session-token'], undefined)
 })
 
 t.test('regenerate() keeps a session remembered; destroy() and bad input', async (t) => {
