@@ -257,20 +257,28 @@ export class SessionEngine implements SessionBackend {
    * cookie: fixation) never carries the user. Read again first, so that changes other requests
    * merged meanwhile are kept. One ended meanwhile (a logout, or the same login sent twice, whose
    * first request moved it) is not brought back: what this request set starts a session of its own,
-   * as `regenerate()` and then `set()` would have.
+   * as `regenerate()` and then `set()` would have. The record read is claimed before the new one is
+   * written (a write conditional on its version), so that this holds for a logout landing after the
+   * read too: the claim fails, and the record is read again.
    */
   async #rotate (session: ServerSession, id: string, changes: ReadonlyMap<string, unknown>, now: number): Promise<void> {
-    const current = await this.#live(id)
-    const data = merge(current?.data ?? {}, changes)
-    if (!hasData(data)) {
-      // the user key was all it held: a logout, which ends it here
+    const { store } = this.options
+    for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
+      const current = await this.#live(id)
+      const data = merge(current?.data ?? {}, changes)
+      if (!hasData(data)) {
+        // the user key was all it held: a logout, which ends it here
+        if (current !== null) await this.destroyStored(id)
+        session.gone(true)
+        return
+      }
+      if (current !== null && !await this.call(() => store.set(id, { ...current, version: current.version + 1 }, current.version, this.#ttl(current, now)))) continue
+      const { fresh, record } = await this.#create(session, now, data)
       if (current !== null) await this.destroyStored(id)
-      session.gone(true)
+      session.saved(fresh.token, fresh.id, record, fresh.credential)
       return
     }
-    const { fresh, record } = await this.#create(session, now, data)
-    if (current !== null) await this.destroyStored(id)
-    session.saved(fresh.token, fresh.id, record, fresh.credential)
+    throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(WRITE_ATTEMPTS)
   }
 
   /**

@@ -592,6 +592,62 @@ t.test('a change of user whose new record cannot be written keeps the old sessio
   t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data, { cart: 1 }, 'the old session, unchanged')
 })
 
+t.test('a change of user claims the record it moves: a logout or a change landing after the read is seen', async (t) => {
+  /** Runs `between` after each read of a record, before the reader goes on, once `skip` reads have passed. */
+  class InterleavingStore extends MemoryStore {
+    between: ((id: string) => Promise<void>) | undefined
+    skip = 0
+    override async get (id: string): Promise<StoredSession | null> {
+      const record = await super.get(id)
+      const between = this.between
+      if (between !== undefined && record !== null && this.skip-- <= 0) await between(id)
+      return record
+    }
+  }
+  const store = new InterleavingStore()
+  t.teardown(() => store.close())
+  const { app, clock } = await buildApp(t, { store }, routes)
+  const read = async (credential: string): Promise<LightMyRequestResponse> => app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
+  const login = async (credential: string): Promise<LightMyRequestResponse> => app.inject({ method: 'POST', url: '/set', payload: { userId: 'ann' }, headers: { 'x-test-session': credential } })
+
+  // a logout lands between the read of the session and its move
+  const logout = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: 1 } })) as string
+  // each time, the read that loads the login's session is let through: the one that moves it is the race
+  store.skip = 1
+  store.between = async (id) => {
+    store.between = undefined
+    await store.destroy(id)
+  }
+  const own = await login(logout)
+  t.equal(own.statusCode, 200)
+  t.same((await read(credentialOf(own) as string)).json().data, { userId: 'ann' }, 'what the login set starts a session of its own, nothing of the session logged out')
+  t.equal((await read(logout)).statusCode, 401)
+
+  // another request's change lands there: kept, as one landing before the read is
+  const changed = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: 2 } })) as string
+  store.skip = 1
+  store.between = async (id) => {
+    store.between = undefined
+    t.not(await store.merge(id, new Map([['note', 'n']]), { lastSeenAt: clock.now() }, 60_000), null)
+  }
+  const moved = await login(changed)
+  t.same((await read(credentialOf(moved) as string)).json().data, { cart: 2, note: 'n', userId: 'ann' }, 'every key moved, the one merged meanwhile too')
+  t.equal((await read(changed)).statusCode, 401)
+
+  // a session that changes at every read: a coded 409, and the old session as it was
+  const busy = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: 3 } })) as string
+  store.skip = 1
+  store.between = async (id) => {
+    await store.merge(id, new Map([['note', 'busy']]), { lastSeenAt: clock.now() }, 60_000)
+  }
+  const contended = await login(busy)
+  store.between = undefined
+  t.equal(contended.statusCode, 409)
+  t.equal(contended.json().code, 'FST_SESSIONKIT_WRITE_CONFLICT')
+  t.equal(credentialOf(contended), undefined)
+  t.same((await read(busy)).json().data, { cart: 3, note: 'busy' }, 'still there, not moved')
+})
+
 t.test('the user-wide API lists, revokes one, and revokes all but one', async (t) => {
   const { app, store } = await buildApp(t, {}, (app) => {
     app.post<{ Body: { user: string } }>('/login', async (request) => {
