@@ -254,31 +254,43 @@ export class SessionEngine implements SessionBackend {
   /**
    * A change of user without `regenerate()`: the session, every key kept, goes to a new credential
    * and the old one is deleted, so that a credential known before a login (planted in a link or a
-   * cookie: fixation) never carries the user. Read again first, so that changes other requests
-   * merged meanwhile are kept. One ended meanwhile (a logout, or the same login sent twice, whose
-   * first request moved it) is not brought back: what this request set starts a session of its own,
-   * as `regenerate()` and then `set()` would have. The record read is claimed before the new one is
-   * written (a write conditional on its version), so that this holds for a logout landing after the
-   * read too: the claim fails, and the record is read again.
+   * cookie: fixation) never carries the user. Claimed first (`#claim`), so that changes other
+   * requests merged meanwhile are kept, and one ended meanwhile (a logout, even one landing after
+   * the read, or the same login sent twice, whose first request moved it) is not brought back: what
+   * this request set starts a session of its own, as `regenerate()` and then `set()` would have.
    */
   async #rotate (session: ServerSession, id: string, changes: ReadonlyMap<string, unknown>, now: number): Promise<void> {
+    const current = await this.#claim(id, now)
+    const data = merge(current?.data ?? {}, changes)
+    if (!hasData(data)) {
+      // the user key was all it held: a logout, which ends it here
+      if (current !== null) await this.destroyStored(id)
+      session.gone(true)
+      return
+    }
+    const { fresh, record } = await this.#create(session, now, data)
+    if (current !== null) await this.destroyStored(id)
+    session.saved(fresh.token, fresh.id, record, fresh.credential)
+  }
+
+  /**
+   * The live record under `id`, claimed before it is ended: written back unchanged but for its
+   * version, conditionally on the version read. A logout landing after the read makes the write
+   * fail and is seen when the record is read again (`null`: ended meanwhile); a change another
+   * request made there is read with it. A coded 409 after `WRITE_ATTEMPTS` tries.
+   */
+  async #claim (id: string, now: number): Promise<StoredSession | null> {
     const { store } = this.options
     for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
       const current = await this.#live(id)
-      const data = merge(current?.data ?? {}, changes)
-      if (!hasData(data)) {
-        // the user key was all it held: a logout, which ends it here
-        if (current !== null) await this.destroyStored(id)
-        session.gone(true)
-        return
-      }
-      if (current !== null && !await this.call(() => store.set(id, { ...current, version: current.version + 1 }, current.version, this.#ttl(current, now)))) continue
-      const { fresh, record } = await this.#create(session, now, data)
-      if (current !== null) await this.destroyStored(id)
-      session.saved(fresh.token, fresh.id, record, fresh.credential)
-      return
+      if (current === null) return null
+      if (await this.call(() => store.set(id, { ...current, version: current.version + 1 }, current.version, this.#ttl(current, now)))) return current
     }
     throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(WRITE_ATTEMPTS)
+  }
+
+  async claimStored (id: string): Promise<boolean> {
+    return await this.#claim(id, this.options.now()) !== null
   }
 
   /**

@@ -6,6 +6,12 @@ export interface SessionBackend {
   /** The idle and absolute timeouts of a session, remembered or not. */
   timeouts (remembered: boolean): { readonly idleTimeout: number, readonly absoluteTimeout: number }
   destroyStored (id: string): Promise<void>
+  /**
+   * Claims the live record under `id` before it is ended (a write conditional on its version), so
+   * that what a request carries over from it never outlives a logout landing meanwhile. `false`
+   * when the session ended meanwhile.
+   */
+  claimStored (id: string): Promise<boolean>
   sign (token: string): string
   persist (session: ServerSession): Promise<void>
   /** Whether saving the session would move it to a new credential (a change of user). */
@@ -70,14 +76,16 @@ export class ServerSession extends SessionState {
     this.assertOpen('regenerate')
     const kept = this.kept(keep)
     const remembered = this.remembered
-    await this.#end()
+    // kept keys come only from a session still live: one a logout ended while this request ran
+    // carries nothing over (as a session moved by a change of user), and its client is told nothing
+    if (!await this.#end(Object.keys(kept).length > 0)) return
     for (const key of Object.keys(kept)) this.set(key, kept[key])
     if (remembered) this.remember()
   }
 
   async destroy (): Promise<void> {
     this.assertOpen('destroy')
-    await this.#end()
+    await this.#end(false)
   }
 
   touch (): void {
@@ -118,10 +126,18 @@ export class ServerSession extends SessionState {
     this.clearClient = forget
   }
 
-  async #end (): Promise<void> {
+  /** Ends the stored session; with `claim`, only one still live: `false` when it ended meanwhile. */
+  async #end (claim: boolean): Promise<boolean> {
     const id = this.#id
-    if (id !== null && this.record !== null) await this.backend.destroyStored(id)
+    if (id !== null && this.record !== null) {
+      if (claim && !await this.backend.claimStored(id)) {
+        this.gone(false)
+        return false
+      }
+      await this.backend.destroyStored(id)
+    }
     this.gone(true)
+    return true
   }
 }
 

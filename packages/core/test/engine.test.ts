@@ -592,18 +592,19 @@ t.test('a change of user whose new record cannot be written keeps the old sessio
   t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data, { cart: 1 }, 'the old session, unchanged')
 })
 
-t.test('a change of user claims the record it moves: a logout or a change landing after the read is seen', async (t) => {
-  /** Runs `between` after each read of a record, before the reader goes on, once `skip` reads have passed. */
-  class InterleavingStore extends MemoryStore {
-    between: ((id: string) => Promise<void>) | undefined
-    skip = 0
-    override async get (id: string): Promise<StoredSession | null> {
-      const record = await super.get(id)
-      const between = this.between
-      if (between !== undefined && record !== null && this.skip-- <= 0) await between(id)
-      return record
-    }
+/** Runs `between` after each read of a record, before the reader goes on, once `skip` reads have passed. */
+class InterleavingStore extends MemoryStore {
+  between: ((id: string) => Promise<void>) | undefined
+  skip = 0
+  override async get (id: string): Promise<StoredSession | null> {
+    const record = await super.get(id)
+    const between = this.between
+    if (between !== undefined && record !== null && this.skip-- <= 0) await between(id)
+    return record
   }
+}
+
+t.test('a change of user claims the record it moves: a logout or a change landing after the read is seen', async (t) => {
   const store = new InterleavingStore()
   t.teardown(() => store.close())
   const { app, clock } = await buildApp(t, { store }, routes)
@@ -646,6 +647,69 @@ t.test('a change of user claims the record it moves: a logout or a change landin
   t.equal(contended.json().code, 'FST_SESSIONKIT_WRITE_CONFLICT')
   t.equal(credentialOf(contended), undefined)
   t.same((await read(busy)).json().data, { cart: 3, note: 'busy' }, 'still there, not moved')
+})
+
+t.test('regenerate(keep) carries over only from a session still live: never from one a logout ended meanwhile', async (t) => {
+  const store = new InterleavingStore()
+  t.teardown(() => store.close())
+  /** A logout landing in the handler, before regenerate() reads the session. */
+  let early: ((id: string) => Promise<void>) | undefined
+  const { app } = await buildApp(t, { store }, (app) => {
+    routes(app)
+    app.post('/elevate', async (request) => {
+      await early?.(request.session.id as string)
+      await request.session.regenerate(['userId'])
+      request.session.set('elevated', true)
+      return { ok: true }
+    })
+    app.post('/rotate', async (request) => {
+      await early?.(request.session.id as string)
+      await request.session.regenerate(['userId'])
+      return { ok: true }
+    })
+  })
+  const read = async (credential: string): Promise<LightMyRequestResponse> => app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
+  const signedIn = async (userId: string): Promise<string> => credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { userId, cart: 1 } })) as string
+  const logout = async (id: string): Promise<void> => { await store.destroy(id) }
+
+  const ann = await signedIn('ann')
+  const elevated = await app.inject({ method: 'POST', url: '/elevate', headers: { 'x-test-session': ann } })
+  t.same((await read(credentialOf(elevated) as string)).json().data, { userId: 'ann', elevated: true }, 'live: the kept key carried over, nothing else')
+  t.equal((await read(ann)).statusCode, 401)
+
+  // a logout lands before regenerate(), or between the read that claims the session and the claim
+  for (const when of ['before', 'after the read'] as const) {
+    for (const [route, expected] of [['/elevate', { elevated: true }], ['/rotate', null]] as const) {
+      const name = `${route}, a logout ${when}`
+      const user = `${route}-${when}`
+      const credential = await signedIn(user)
+      if (when === 'before') {
+        early = async (id) => {
+          early = undefined
+          await logout(id)
+        }
+      } else {
+        store.skip = 1
+        store.between = async (id) => {
+          store.between = undefined
+          await logout(id)
+        }
+      }
+      const late = await app.inject({ method: 'POST', url: route, headers: { 'x-test-session': credential } })
+      t.ok(early === undefined && store.between === undefined, `${name}: landed in the request`)
+      early = undefined
+      store.between = undefined
+      t.equal(late.statusCode, 200)
+      const issued = credentialOf(late)
+      if (expected === null) {
+        t.equal(issued, undefined, `${name}: nothing to store, and the client told nothing of its credential`)
+      } else {
+        t.same((await read(issued as string)).json().data, expected, `${name}: what was set after starts a session of its own, without the user`)
+      }
+      t.same(await store.listUserSessions(user), [], `${name}: the logout holds`)
+      t.equal((await read(credential)).statusCode, 401)
+    }
+  }
 })
 
 t.test('the user-wide API lists, revokes one, and revokes all but one', async (t) => {

@@ -119,6 +119,14 @@ export class JwtEngine implements TokenBackend {
     session.familyEnded = true
   }
 
+  async claim (session: JwtSession): Promise<boolean> {
+    const { claims } = session
+    if (claims === null) return true
+    // a session with a user has a family: claimed, as remember() does; an anonymous one is checked on the denylist
+    if (claims.fam !== undefined) return await this.#claim(claims.fam, this.options.now()) !== null
+    return !await this.call(() => this.options.store.isTokenRevoked(claims.jti))
+  }
+
   /**
    * The session ended while this request ran (a logout, a login, a revocation elsewhere): nothing is
    * issued, and the client is told nothing. It may hold the newer credential of a login already,

@@ -5,8 +5,13 @@ import type { AccessClaims } from './tokens.js'
 export interface TokenBackend {
   /** Throws `FST_SESSIONKIT_TOKEN_TOO_LARGE` when this data could not fit the size budget. */
   checkBudget (data: Record<string, unknown>): void
-  /** Revokes the current token (and its refresh family) now. */
-  end (session: JwtSession): Promise<void>
+  /** Revokes the current token (and its refresh family) now; `forget`: the client is told to forget them. */
+  end (session: JwtSession, forget?: boolean): Promise<void>
+  /**
+   * Whether the session is still live, its family claimed so that a logout landing from now on is
+   * seen: what `regenerate(keep)` carries over must never outlive a logout.
+   */
+  claim (session: JwtSession): Promise<boolean>
   /** Signs a token for the session as it is now, if it changed. */
   issue (session: JwtSession): Promise<void>
 }
@@ -73,6 +78,12 @@ export class JwtSession extends SessionState {
     this.assertOpen('regenerate')
     const kept = this.kept(keep)
     const remembered = this.remembered
+    // kept keys come only from a session still live: one a logout ended while this request ran
+    // carries nothing over, and its client is told nothing
+    if (Object.keys(kept).length > 0 && !await this.backend.claim(this)) {
+      await this.backend.end(this, false)
+      return
+    }
     await this.backend.end(this)
     for (const key of Object.keys(kept)) this.set(key, kept[key])
     if (remembered) this.remember()

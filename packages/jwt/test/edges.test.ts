@@ -4,7 +4,7 @@ import { MemoryStore as FastifySessionMemoryStore } from '@fastify/session'
 import { callbackStore, MemoryStore, type CallbackStore, type SessionSummary, type StoredSession } from '@sessionkit/core'
 import { ManualClock, sessionConformance } from '@sessionkit/core/testing'
 import { bearerTransport } from '@sessionkit/jwt'
-import { buildJwtApp, bearer } from './fixtures/app.js'
+import { buildJwtApp, bearer, InterleavingStore } from './fixtures/app.js'
 import { bearerHarness, claimsAt, forge, SECRET, tokenOf } from './fixtures/keys.js'
 
 async function login (app: import('fastify').FastifyInstance, user = 'alice'): Promise<{ access: string, refresh: string }> {
@@ -243,6 +243,84 @@ t.test('an anonymous token destroyed while another request with it is in flight 
   t.equal(response.statusCode, 200)
   t.equal(tokenOf(response), undefined, 'no new token, and nothing said of the old (the logout\'s answer said it)')
   t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(anonymous) })).json().code, 'FST_SESSIONKIT_INVALID_CREDENTIAL', 'which stays dead')
+})
+
+t.test('regenerate(keep) carries over only from a session still live: never from one a logout ended meanwhile', async (t) => {
+  const clock = new ManualClock()
+  const store = new InterleavingStore({ now: clock.now })
+  t.teardown(() => store.close())
+  /** A logout landing in the handler, before regenerate() reads the session. */
+  let early: ((token: string) => Promise<void>) | undefined
+  const { app } = await buildJwtApp(t, { store, now: clock.now }, (app) => {
+    const handler = (elevate: boolean) => async (request: import('fastify').FastifyRequest) => {
+      await early?.(String(request.headers.authorization).slice(7))
+      await request.session.regenerate(['userId', 'cart'])
+      if (elevate) request.session.set('elevated', true)
+      return { ok: true }
+    }
+    app.post('/elevate', handler(true))
+    app.post('/rotate', handler(false))
+    app.post('/fresh', async (request) => {
+      request.session.set('cart', 'new')
+      await request.session.regenerate(['cart'])
+      return { ok: true }
+    })
+  })
+  const me = async (token: string): Promise<Record<string, unknown>> => (await app.inject({ method: 'GET', url: '/me', headers: bearer(token) })).json()
+  /** The data of a token's session, with or without a user. */
+  const dataOf = async (token: string): Promise<unknown> => (await app.inject({ method: 'POST', url: '/set', payload: {}, headers: bearer(token) })).json().data
+  const logout = async (token: string): Promise<void> => {
+    t.equal((await app.inject({ method: 'POST', url: '/logout', headers: bearer(token) })).statusCode, 204)
+  }
+
+  const { access } = await login(app, 'ann')
+  const elevated = tokenOf(await app.inject({ method: 'POST', url: '/elevate', headers: bearer(access) })) as string
+  t.same(await me(elevated), { user: 'ann', data: { userId: 'ann', elevated: true } }, 'live: the kept key carried over')
+  t.equal((await app.sessionkit.listUserSessions('ann')).length, 1, 'in a new family, the old one ended')
+  const fresh = tokenOf(await app.inject({ method: 'POST', url: '/fresh' })) as string
+  t.same(await dataOf(fresh), { cart: 'new' }, 'a new session keeps what it set')
+  const anonymous = tokenOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: 'book' } })) as string
+  const carried = tokenOf(await app.inject({ method: 'POST', url: '/elevate', headers: bearer(anonymous) })) as string
+  t.same(await dataOf(carried), { cart: 'book', elevated: true }, 'an anonymous session still live carries its keys too')
+
+  // a logout lands before regenerate(), or (a session with a family) between the read that claims
+  // the family and the claim; an anonymous session is checked against the denylist
+  const cases = [
+    ['before', 'bea'], ['after the read', 'cy'], ['before', null]
+  ] as const
+  for (const [when, user] of cases) {
+    for (const route of ['/elevate', '/rotate']) {
+      const name = `${route}, ${user ?? 'anonymous'}, a logout ${when}`
+      const token = user === null
+        ? tokenOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: 'book' } })) as string
+        : (await login(app, user)).access
+      if (when === 'before') {
+        early = async (sent) => {
+          early = undefined
+          await logout(sent)
+        }
+      } else {
+        store.between = async () => {
+          store.between = undefined
+          await logout(token)
+        }
+      }
+      const late = await app.inject({ method: 'POST', url: route, headers: bearer(token) })
+      t.ok(early === undefined && store.between === undefined, `${name}: landed in the request`)
+      early = undefined
+      store.between = undefined
+      t.equal(late.statusCode, 200)
+      const issued = tokenOf(late)
+      if (route === '/rotate') {
+        t.equal(issued, undefined, `${name}: nothing issued, and nothing said of the old token`)
+        t.equal(late.headers['x-refresh-token'], undefined)
+      } else {
+        t.same(await dataOf(issued as string), { elevated: true }, `${name}: what was set after starts a session of its own, carrying nothing`)
+      }
+      if (user !== null) t.same(await app.sessionkit.listUserSessions(user), [], `${name}: the logout holds`)
+      t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(token) })).statusCode, 401)
+    }
+  }
 })
 
 t.test('the verified-token cache is bounded: evicted tokens are simply verified again', async (t) => {

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { MemoryStore, type StoredSession } from '@sessionkit/core'
 import { ManualClock } from '@sessionkit/core/testing'
-import { buildJwtApp, bearer } from './fixtures/app.js'
+import { buildJwtApp, bearer, InterleavingStore } from './fixtures/app.js'
 
 const DAY = 86_400_000
 
@@ -146,17 +146,6 @@ t.test('remember() on a session whose family ended while its request ran issues 
   t.equal(late.headers['x-refresh-token'], undefined)
   t.same(await app.sessionkit.listUserSessions('erin'), [], 'no family brought back')
 })
-
-/** A store that runs `between` once a record has been read, before the reader goes on: what lands meanwhile. */
-class InterleavingStore extends MemoryStore {
-  between: ((id: string) => Promise<void>) | undefined
-  override async get (id: string): Promise<StoredSession | null> {
-    const record = await super.get(id)
-    const between = this.between
-    if (between !== undefined && record !== null) await between(id)
-    return record
-  }
-}
 
 async function interleaved (t: Test): Promise<{ app: FastifyInstance, store: InterleavingStore, token: string }> {
   const clock = new ManualClock()
