@@ -152,7 +152,13 @@ export class JwtEngine implements TokenBackend {
     }
     const now = this.options.now()
     const userId = this.options.userIdOf(data)
-    const generation = userId === null ? 0 : await this.call(() => store.userGeneration(userId))
+    // a login carried over (the user of the token this request came with, through a change,
+    // remember() or regenerate(keep)) keeps the generation it was granted under, which the load
+    // found current: a revocation since ("sign out everywhere") fails its new token at once. Only a
+    // new login takes the user's generation of now. (A token with a user always has its `gen`.)
+    const loaded = session.loaded
+    const carried = userId !== null && loaded?.sub === userId
+    const generation = userId === null ? 0 : carried ? loaded.gen as number : await this.call(() => store.userGeneration(userId))
     let family = previous?.sub === userId ? previous?.fam : undefined
     let refreshToken: string | null = null
     if (family !== previous?.fam && previous?.fam !== undefined) {
@@ -177,6 +183,11 @@ export class JwtEngine implements TokenBackend {
     const claims = this.#claims(data, userId, generation, family, now, remembered)
     let refreshKeepFor: number | undefined
     if (userId !== null && family === undefined) {
+      if (carried && await this.call(() => store.userGeneration(userId)) > generation) {
+        // revoked since the load while its login was carried over: no family starts for it
+        await this.#endedMeanwhile(session)
+        return
+      }
       const familyToken = generateToken()
       const secret = generateToken()
       family = sessionIdOf(familyToken)

@@ -23,6 +23,8 @@ export interface TokenBackend {
 export class JwtSession extends SessionState {
   /** The claims of the token this request carried, or of the one it issued. */
   claims: AccessClaims | null
+  /** The claims of the token this request carried, whatever happened since. */
+  readonly loaded: AccessClaims | null
   readonly backend: TokenBackend
   /** A token to hand the client at the end of the request. */
   issued: string | null = null
@@ -38,6 +40,7 @@ export class JwtSession extends SessionState {
     super(transport, claims === null ? {} : claims.sk)
     this.backend = backend
     this.claims = claims
+    this.loaded = claims
   }
 
   /** The refresh family when there is one (what `listUserSessions` lists), else the token id. */

@@ -323,6 +323,68 @@ t.test('regenerate(keep) carries over only from a session still live: never from
   }
 })
 
+t.test('a login carried over keeps the generation it was granted under: a revocation landing while its request runs holds', async (t) => {
+  class CountingStore extends InterleavingStore {
+    generationReads = 0
+    override async userGeneration (userId: string): Promise<number> {
+      this.generationReads++
+      return await super.userGeneration(userId)
+    }
+  }
+  const clock = new ManualClock()
+  const store = new CountingStore({ now: clock.now })
+  t.teardown(() => store.close())
+  /** What lands in the handler after its change: a revocation elsewhere. */
+  let meanwhile: ((user: string) => Promise<void>) | undefined
+  const { app } = await buildJwtApp(t, { store, now: clock.now, remember: { refreshTokenTtl: '30d' } }, (app) => {
+    app.post<{ Body: { user: string, how: 'set' | 'keep' | 'remember' } }>('/carry', async (request) => {
+      const { how, user } = request.body
+      if (how === 'keep') await request.session.regenerate(['userId'])
+      else if (how === 'remember') request.session.remember()
+      else request.session.set('n', 1)
+      await meanwhile?.(user)
+      return { ok: true }
+    })
+  })
+  const status = async (token: string | null | undefined): Promise<number> => (await app.inject({ method: 'GET', url: '/me', headers: bearer(token as string) })).statusCode
+
+  // no revocation: a change reads no generation, and its token works
+  const { access } = await login(app, 'ann')
+  store.generationReads = 0
+  t.equal(await status(access), 200)
+  const byLoad = store.generationReads
+  t.equal(byLoad, 1, 'a request reads the generation when it loads its token')
+  store.generationReads = 0
+  const changed = await app.inject({ method: 'POST', url: '/carry', payload: { user: 'ann', how: 'set' }, headers: bearer(access) })
+  t.equal(store.generationReads, byLoad, 'a change carries the login\'s generation: no read beyond the load\'s')
+  t.equal(await status(tokenOf(changed)), 200)
+
+  // a generation bump (a password change) lands while the request runs
+  for (const how of ['set', 'keep', 'remember'] as const) {
+    const user = `bump-${how}`
+    const token = (await login(app, user)).access
+    meanwhile = async (who) => { await store.bumpUserGeneration(who) }
+    const late = await app.inject({ method: 'POST', url: '/carry', payload: { user, how }, headers: bearer(token) })
+    meanwhile = undefined
+    t.equal(late.statusCode, 200)
+    const issued = tokenOf(late)
+    if (how === 'set') {
+      t.equal(await status(issued), 401, `${how}: its new token carries the generation of before, and fails`)
+    } else {
+      t.equal(issued, undefined, `${how}: no new family starts for a login revoked meanwhile, nothing is issued`)
+    }
+    t.equal(await status(token), 401)
+  }
+
+  // "sign out everywhere" lands after regenerate(keep) ended the old family
+  const token = (await login(app, 'cy')).access
+  meanwhile = async (who) => { await app.sessionkit.revokeUserSessions(who) }
+  const late = await app.inject({ method: 'POST', url: '/carry', payload: { user: 'cy', how: 'keep' }, headers: bearer(token) })
+  meanwhile = undefined
+  t.equal(tokenOf(late), undefined, 'nothing issued')
+  t.same(await app.sessionkit.listUserSessions('cy'), [], 'no family outlives the revocation')
+})
+
 t.test('the verified-token cache is bounded: evicted tokens are simply verified again', async (t) => {
   const { app } = await buildJwtApp(t, { cache: 2 })
   const tokens: string[] = []
