@@ -303,10 +303,10 @@ export class JwtEngine implements TokenBackend {
   }
 
   /**
-   * Claims a live family before it is ended and started again: a write conditional on the version
-   * read, so that a logout landing between the read and the new family makes it fail (the record is
-   * gone) and no new family outlives the logout. The family's login time; `null` when it ended
-   * meanwhile.
+   * Claims a live family before it is ended for a new one (`remember()` starting it again,
+   * `regenerate(keep)` carrying its keys over): a write conditional on the version read, so that a
+   * logout landing between the read and the new family makes it fail (the record is gone) and no
+   * new family outlives the logout. The family's login time; `null` when it ended meanwhile.
    */
   async #claim (id: string, now: number): Promise<number | null> {
     const { store } = this.options
