@@ -4,7 +4,7 @@ import { isWellFormedCredential, sessionIdOf } from './credential.js'
 import { errors } from './errors.js'
 import { forbidStoring } from './expose.js'
 import type { ResolvedOptions } from './options.js'
-import { ServerSession, type SessionBackend } from './session.js'
+import { ServerSession, type Carried, type SessionBackend } from './session.js'
 import { readRecord } from './record.js'
 import { createStoreGuard, type StoreGuard } from './store-guard.js'
 import { VerifiedCache } from './verified-cache.js'
@@ -119,7 +119,7 @@ export class SessionEngine implements SessionBackend {
     if (!session.failed && reply.statusCode < 500 && (this.#unsaved(session) || this.#touchDue(session))) {
       const { sync } = this.options.store
       // a new lifetime is a conditional rewrite of the whole record, which may have to retry
-      if (sync?.set === undefined || sync.merge === undefined || sync.touch === undefined || session.lifetimeChanged || this.#movesUser(session)) {
+      if (sync?.set === undefined || sync.merge === undefined || sync.touch === undefined || session.lifetimeChanged || session.carried !== null || this.#movesUser(session)) {
         return this.#save(session).then(() => this.#deliver(request, reply, session))
       }
       this.#saveNow(session, sync as Required<SyncAccess>)
@@ -191,6 +191,14 @@ export class SessionEngine implements SessionBackend {
     if (base === null) {
       if (!hasData(session.current)) return
       const { fresh, record } = await this.#create(session, now)
+      if (await this.#revokedSince(session.carried, record)) {
+        // the user regenerate(keep) carried over was signed out everywhere meanwhile, the old
+        // session with the others: the new one, written after them, goes too
+        await this.destroyStored(fresh.id)
+        session.gone(false)
+        return
+      }
+      session.carried = null
       session.saved(fresh.token, fresh.id, record, fresh.credential)
       return
     }
@@ -289,8 +297,21 @@ export class SessionEngine implements SessionBackend {
     throw new errors.FST_SESSIONKIT_WRITE_CONFLICT(WRITE_ATTEMPTS)
   }
 
-  async claimStored (id: string): Promise<boolean> {
-    return await this.#claim(id, this.options.now()) !== null
+  async carry (id: string, kept: Record<string, unknown>): Promise<{ user: Carried | null } | null> {
+    const userId = this.options.userIdOf(kept)
+    // read before the claim: a revocation of the user from then on moves it (`#revokedSince`)
+    const user = userId === null ? null : { userId, generation: await this.call(() => this.options.store.userGeneration(userId)) }
+    return await this.#claim(id, this.options.now()) === null ? null : { user }
+  }
+
+  /**
+   * Whether the user `regenerate(keep)` carried into this new record was revoked since
+   * (`revokeUserSessions`: its generation moved): read after the record is written, so that a
+   * revocation either deletes the record or is seen here. Only for a record of that same user.
+   */
+  async #revokedSince (carried: Carried | null, record: StoredSession): Promise<boolean> {
+    if (carried === null || record.userId !== carried.userId) return false
+    return await this.call(() => this.options.store.userGeneration(carried.userId)) > carried.generation
   }
 
   /**

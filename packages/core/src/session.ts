@@ -8,15 +8,19 @@ export interface SessionBackend {
   destroyStored (id: string): Promise<void>
   /**
    * Claims the live record under `id` before it is ended (a write conditional on its version), so
-   * that what a request carries over from it never outlives a logout landing meanwhile. `false`
-   * when the session ended meanwhile.
+   * that what a request carries over from it never outlives a logout landing meanwhile. The user
+   * the kept keys carry, if any, with that user's generation read before the claim; `null` when the
+   * session ended meanwhile.
    */
-  claimStored (id: string): Promise<boolean>
+  carry (id: string, kept: Record<string, unknown>): Promise<{ user: Carried | null } | null>
   sign (token: string): string
   persist (session: ServerSession): Promise<void>
   /** Whether saving the session would move it to a new credential (a change of user). */
   movesUser (session: ServerSession): boolean
 }
+
+/** The user a `regenerate(keep)` carried over, and that user's generation when it did. */
+export interface Carried { userId: string, generation: number }
 
 /**
  * One request's view of a server-side session. It records what the request changed, key by key, so
@@ -36,6 +40,11 @@ export class ServerSession extends SessionState {
   touchRequested = false
   /** `lastSeenAt` as loaded: a record that no longer says so was seen by this request. */
   readonly loadedSeenAt: number | null
+  /**
+   * The user `regenerate(keep)` carried over into the session not saved yet: a revocation of that
+   * user landing before the save ends it (see the engine's `persist`).
+   */
+  carried: Carried | null = null
 
   constructor (backend: SessionBackend, transport: Transport, loaded: { token: string, id: string, record: StoredSession } | null) {
     super(transport, loaded?.record.data ?? {})
@@ -76,16 +85,27 @@ export class ServerSession extends SessionState {
     this.assertOpen('regenerate')
     const kept = this.kept(keep)
     const remembered = this.remembered
-    // kept keys come only from a session still live: one a logout ended while this request ran
-    // carries nothing over (as a session moved by a change of user), and its client is told nothing
-    if (!await this.#end(Object.keys(kept).length > 0)) return
+    const id = this.#id
+    let carried: Carried | null = null
+    if (id !== null && this.record !== null && Object.keys(kept).length > 0) {
+      // kept keys come only from a session still live: one a logout ended while this request ran
+      // carries nothing over (as a session moved by a change of user), and its client is told nothing
+      const live = await this.backend.carry(id, kept)
+      if (live === null) {
+        this.gone(false)
+        return
+      }
+      carried = live.user
+    }
+    await this.#end()
+    this.carried = carried
     for (const key of Object.keys(kept)) this.set(key, kept[key])
     if (remembered) this.remember()
   }
 
   async destroy (): Promise<void> {
     this.assertOpen('destroy')
-    await this.#end(false)
+    await this.#end()
   }
 
   touch (): void {
@@ -123,21 +143,14 @@ export class ServerSession extends SessionState {
     this.#id = null
     this.reset({})
     this.issue = false
+    this.carried = null
     this.clearClient = forget
   }
 
-  /** Ends the stored session; with `claim`, only one still live: `false` when it ended meanwhile. */
-  async #end (claim: boolean): Promise<boolean> {
+  async #end (): Promise<void> {
     const id = this.#id
-    if (id !== null && this.record !== null) {
-      if (claim && !await this.backend.claimStored(id)) {
-        this.gone(false)
-        return false
-      }
-      await this.backend.destroyStored(id)
-    }
+    if (id !== null && this.record !== null) await this.backend.destroyStored(id)
     this.gone(true)
-    return true
   }
 }
 

@@ -667,7 +667,17 @@ t.test('regenerate(keep) carries over only from a session still live: never from
       await request.session.regenerate(['userId'])
       return { ok: true }
     })
+    app.post<{ Body: { keep: string[], then?: Record<string, unknown> } }>('/carry', async (request) => {
+      const user = request.session.get('userId') as string
+      await request.session.regenerate(request.body.keep)
+      // what lands while the handler goes on: "sign out everywhere"
+      await late?.(user)
+      for (const [key, value] of Object.entries(request.body.then ?? {})) request.session.set(key, value)
+      return { ok: true }
+    })
   })
+  /** A revocation landing in the handler after regenerate(). */
+  let late: ((user: string) => Promise<void>) | undefined
   const read = async (credential: string): Promise<LightMyRequestResponse> => app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
   const signedIn = async (userId: string): Promise<string> => credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { userId, cart: 1 } })) as string
   const logout = async (id: string): Promise<void> => { await store.destroy(id) }
@@ -710,6 +720,27 @@ t.test('regenerate(keep) carries over only from a session still live: never from
       t.equal((await read(credential)).statusCode, 401)
     }
   }
+
+  // "sign out everywhere" landing after regenerate(keep), before the new session is saved
+  const carry = async (user: string, keep: string[], then: Record<string, unknown>, revoke: boolean): Promise<LightMyRequestResponse> => {
+    const credential = await signedIn(user)
+    late = revoke ? async (who) => { await app.sessionkit.revokeUserSessions(who) } : undefined
+    const response = await app.inject({ method: 'POST', url: '/carry', payload: { keep, then }, headers: { 'x-test-session': credential } })
+    late = undefined
+    t.equal((await read(credential)).statusCode, 401)
+    return response
+  }
+  const revoked = await carry('dee', ['userId'], { elevated: true }, true)
+  t.equal(revoked.statusCode, 200)
+  t.equal(credentialOf(revoked), undefined, 'the carried login revoked meanwhile: nothing issued, nothing said')
+  t.same(await store.listUserSessions('dee'), [], 'no session of the user outlives the revocation')
+  const kept = await carry('eve', ['userId'], { elevated: true }, false)
+  t.same((await read(credentialOf(kept) as string)).json().data, { userId: 'eve', elevated: true }, 'not revoked: saved as usual')
+  const cart = await carry('flo', ['cart'], { note: 1 }, true)
+  t.same((await read(credentialOf(cart) as string)).json().data, { cart: 1, note: 1 }, 'no user carried over: the anonymous session is saved, the revocation ended the user\'s')
+  const other = await carry('gil', ['userId'], { userId: 'hal' }, true)
+  t.same((await read(credentialOf(other) as string)).json().data, { userId: 'hal' }, 'a login of another user after it is not undone by the first user\'s revocation')
+  t.same(await store.listUserSessions('gil'), [])
 })
 
 t.test('the user-wide API lists, revokes one, and revokes all but one', async (t) => {
