@@ -86,7 +86,8 @@ export class ServerSession extends SessionState {
     const kept = this.kept(keep)
     const remembered = this.remembered
     const id = this.#id
-    let carried: Carried | null = null
+    // a login an earlier regenerate(keep) of this request carried over, not saved yet, stays carried
+    let carried = this.carried
     if (id !== null && this.record !== null && Object.keys(kept).length > 0) {
       // kept keys come only from a session still live: one a logout ended while this request ran
       // carries nothing over (as a session moved by a change of user), and its client is told nothing

@@ -667,9 +667,10 @@ t.test('regenerate(keep) carries over only from a session still live: never from
       await request.session.regenerate(['userId'])
       return { ok: true }
     })
-    app.post<{ Body: { keep: string[], then?: Record<string, unknown> } }>('/carry', async (request) => {
+    app.post<{ Body: { keep: string[], then?: Record<string, unknown>, twice?: boolean } }>('/carry', async (request) => {
       const user = request.session.get('userId') as string
       await request.session.regenerate(request.body.keep)
+      if (request.body.twice === true) await request.session.regenerate(request.body.keep)
       // what lands while the handler goes on: "sign out everywhere"
       await late?.(user)
       for (const [key, value] of Object.entries(request.body.then ?? {})) request.session.set(key, value)
@@ -722,10 +723,10 @@ t.test('regenerate(keep) carries over only from a session still live: never from
   }
 
   // "sign out everywhere" landing after regenerate(keep), before the new session is saved
-  const carry = async (user: string, keep: string[], then: Record<string, unknown>, revoke: boolean): Promise<LightMyRequestResponse> => {
+  const carry = async (user: string, keep: string[], then: Record<string, unknown>, revoke: boolean, twice = false): Promise<LightMyRequestResponse> => {
     const credential = await signedIn(user)
     late = revoke ? async (who) => { await app.sessionkit.revokeUserSessions(who) } : undefined
-    const response = await app.inject({ method: 'POST', url: '/carry', payload: { keep, then }, headers: { 'x-test-session': credential } })
+    const response = await app.inject({ method: 'POST', url: '/carry', payload: { keep, then, twice }, headers: { 'x-test-session': credential } })
     late = undefined
     t.equal((await read(credential)).statusCode, 401)
     return response
@@ -734,6 +735,9 @@ t.test('regenerate(keep) carries over only from a session still live: never from
   t.equal(revoked.statusCode, 200)
   t.equal(credentialOf(revoked), undefined, 'the carried login revoked meanwhile: nothing issued, nothing said')
   t.same(await store.listUserSessions('dee'), [], 'no session of the user outlives the revocation')
+  const twice = await carry('ida', ['userId'], { elevated: true }, true, true)
+  t.equal(credentialOf(twice), undefined, 'regenerate(keep) twice: the login is still the one carried over, and is not saved')
+  t.same(await store.listUserSessions('ida'), [])
   const kept = await carry('eve', ['userId'], { elevated: true }, false)
   t.same((await read(credentialOf(kept) as string)).json().data, { userId: 'eve', elevated: true }, 'not revoked: saved as usual')
   const cart = await carry('flo', ['cart'], { note: 1 }, true)
