@@ -76,8 +76,13 @@ function createAdmin (store: SessionStore, guard: StoreGuard): SessionAdmin {
       return true
     },
     async revokeUserSessions (userId, { except = null } = {}) {
+      const destroy = async (): Promise<number> => await guard(() => store.destroyUserSessions(userId, except ?? undefined))
+      // deleted before the bump and again after it: a regenerate(keep) carrying the user reads the
+      // generation before its claim and after writing its new session, so whatever the interleaving,
+      // the first deletion, the bump or the second deletion catches it
+      const before = await destroy()
       await guard(() => store.bumpUserGeneration(userId))
-      return guard(() => store.destroyUserSessions(userId, except ?? undefined))
+      return before + await destroy()
     }
   }
 }

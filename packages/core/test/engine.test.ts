@@ -747,6 +747,83 @@ t.test('regenerate(keep) carries over only from a session still live: never from
   t.same(await store.listUserSessions('gil'), [])
 })
 
+t.test('"sign out everywhere" leaves no gap for a regenerate(keep) running through it', async (t) => {
+  /** Runs a hook once after the next generation bump, or after the next deletion of a user's sessions. */
+  class RevocationStore extends MemoryStore {
+    afterBump: (() => Promise<void>) | undefined
+    afterDestroy: (() => Promise<void>) | undefined
+    override async bumpUserGeneration (userId: string): Promise<number> {
+      const generation = await super.bumpUserGeneration(userId)
+      const hook = this.afterBump
+      this.afterBump = undefined
+      await hook?.()
+      return generation
+    }
+
+    override async destroyUserSessions (userId: string, exceptId?: string): Promise<number> {
+      const count = await super.destroyUserSessions(userId, exceptId)
+      const hook = this.afterDestroy
+      this.afterDestroy = undefined
+      await hook?.()
+      return count
+    }
+  }
+  const store = new RevocationStore()
+  t.teardown(() => store.close())
+  /** Holds the next /elevate request right after its regenerate(). */
+  let hold: { arrived: () => void, wait: Promise<void> } | undefined
+  const { app } = await buildApp(t, { store }, (app) => {
+    routes(app)
+    app.post('/elevate', async (request) => {
+      await request.session.regenerate(['userId'])
+      const held = hold
+      hold = undefined
+      if (held !== undefined) {
+        held.arrived()
+        await held.wait
+      }
+      request.session.set('elevated', true)
+      return { ok: true }
+    })
+  })
+  const read = async (credential: string): Promise<LightMyRequestResponse> => app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
+  /** An /elevate request for `credential`, held after its regenerate() until released (unless refused before). */
+  const held = async (credential: string): Promise<{ release: () => void, response: Promise<LightMyRequestResponse> }> => {
+    let arrived!: () => void
+    let release!: () => void
+    const inside = new Promise<void>((resolve) => { arrived = resolve })
+    hold = { arrived: () => arrived(), wait: new Promise<void>((resolve) => { release = resolve }) }
+    const response = app.inject({ method: 'POST', url: '/elevate', headers: { 'x-test-session': credential } })
+    await Promise.race([inside, response])
+    hold = undefined
+    return { release, response }
+  }
+
+  // the request loads and regenerates between the bump and the deletion of the user's sessions
+  const ann = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { userId: 'ann' } })) as string
+  let request: { release: () => void, response: Promise<LightMyRequestResponse> } | undefined
+  store.afterBump = async () => { request = await held(ann) }
+  await app.sessionkit.revokeUserSessions('ann')
+  t.ok(request, 'the request ran inside the revocation')
+  request?.release()
+  const through = await request?.response as LightMyRequestResponse
+  t.same(await store.listUserSessions('ann'), [], 'no session of the user outlives the revocation')
+  t.equal(through.statusCode, 401, 'the request came with a session deleted before the bump')
+
+  // the request regenerated before the revocation, and writes its new session between the first deletion and the bump
+  const bob = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { userId: 'bob' } })) as string
+  const early = await held(bob)
+  let written: LightMyRequestResponse | undefined
+  store.afterDestroy = async () => {
+    early.release()
+    written = await early.response
+  }
+  t.equal(await app.sessionkit.revokeUserSessions('bob'), 1, 'the session written meanwhile, counted')
+  t.ok(written, 'the request finished inside the revocation')
+  t.same(await store.listUserSessions('bob'), [], 'and deleted by it')
+  t.equal((await read(credentialOf(written as LightMyRequestResponse) as string)).statusCode, 401)
+})
+
 t.test('the user-wide API lists, revokes one, and revokes all but one', async (t) => {
   const { app, store } = await buildApp(t, {}, (app) => {
     app.post<{ Body: { user: string } }>('/login', async (request) => {
