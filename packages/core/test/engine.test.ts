@@ -824,6 +824,36 @@ t.test('"sign out everywhere" leaves no gap for a regenerate(keep) running throu
   t.equal((await read(credentialOf(written as LightMyRequestResponse) as string)).statusCode, 401)
 })
 
+t.test('a password change: regenerate(keep), then revokeUserSessions keeps the saved current session only', async (t) => {
+  const { app, store } = await buildApp(t, {}, (app) => {
+    routes(app)
+    app.post<{ Body: { save: boolean } }>('/password', async (request) => {
+      const user = request.session.get('userId') as string
+      await request.session.regenerate(['userId'])
+      if (request.body.save) await request.session.save()
+      await app.sessionkit.revokeUserSessions(user, { except: request.session.id })
+      return { ok: true }
+    })
+  })
+  const read = async (credential: string): Promise<LightMyRequestResponse> => app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credential } })
+  for (const save of [true, false]) {
+    const user = save ? 'saved' : 'unsaved'
+    const here = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { userId: user } })) as string
+    const elsewhere = credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { userId: user } })) as string
+    const changed = await app.inject({ method: 'POST', url: '/password', payload: { save }, headers: { 'x-test-session': here } })
+    t.equal(changed.statusCode, 200)
+    t.equal((await read(elsewhere)).statusCode, 401, `${user}: the other session ended`)
+    t.equal((await read(here)).statusCode, 401, `${user}: the old credential of this one too`)
+    if (save) {
+      t.same((await read(credentialOf(changed) as string)).json().data, { userId: user }, 'saved first and excepted: the current session lives')
+      t.equal((await store.listUserSessions(user)).length, 1)
+    } else {
+      t.equal(credentialOf(changed), undefined, 'not saved, so no id to except: the current login is one of those ended')
+      t.same(await store.listUserSessions(user), [])
+    }
+  }
+})
+
 t.test('the user-wide API lists, revokes one, and revokes all but one', async (t) => {
   const { app, store } = await buildApp(t, {}, (app) => {
     app.post<{ Body: { user: string } }>('/login', async (request) => {
