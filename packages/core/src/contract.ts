@@ -151,6 +151,14 @@ export interface SessionStore {
   revokeToken(jti: string, ttl: number): Promise<void>
   /** Whether a token id is on the denylist. */
   isTokenRevoked(jti: string): Promise<boolean>
+  /**
+   * Optional. `revokeToken`, in one atomic step, only if the id is not on the denylist yet:
+   * resolves `true` when this call put it there, `false` when it was there already. It lets a JWT
+   * session without a user be claimed against a logout landing at the same time (`regenerate(keep)`
+   * carrying its keys over); without it the engine reads the denylist instead, and a logout landing
+   * between that read and the new token is outlived.
+   */
+  revokeTokenOnce?(jti: string, ttl: number): Promise<boolean>
   /** A user's revocation generation (0 when never bumped). */
   userGeneration(userId: string): Promise<number>
   /** Bumps a user's generation, invalidating every token issued before; resolves the new value. */

@@ -205,6 +205,10 @@ export class MemoryStore implements SessionStore {
   }
 
   async revokeToken (jti: string, ttl: number): Promise<void> {
+    this.#revoke(jti, ttl)
+  }
+
+  #revoke (jti: string, ttl: number): void {
     const revoked = this.#revoked
     if (revoked.size >= this.#maxRevocations && !revoked.has(jti)) {
       // expired entries make room; looked for at most once a second, so that a full list costs a
@@ -221,6 +225,12 @@ export class MemoryStore implements SessionStore {
 
   async isTokenRevoked (jti: string): Promise<boolean> {
     return this.#isTokenRevoked(jti)
+  }
+
+  async revokeTokenOnce (jti: string, ttl: number): Promise<boolean> {
+    if (this.#isTokenRevoked(jti)) return false
+    this.#revoke(jti, ttl)
+    return true
   }
 
   #isTokenRevoked (jti: string): boolean {

@@ -103,12 +103,21 @@ export class JwtEngine implements TokenBackend {
     if (estimate > this.options.maxTokenBytes) throw new errors.FST_SESSIONKIT_TOKEN_TOO_LARGE(estimate, this.options.maxTokenBytes)
   }
 
-  /** Ends the session: its token and family revoked; `forget` tells the client to forget them. */
+  /**
+   * Ends the session: its token revoked, and its family (a session with a user) or its lineage (one
+   * without: every token it was issued as); `forget` tells the client to forget them.
+   */
   async end (session: JwtSession, forget = true): Promise<void> {
     const { claims } = session
     if (claims !== null) {
-      await this.#revoke(claims.jti, claims.exp * 1000)
-      if (claims.fam !== undefined) await this.endFamily(claims.fam)
+      if (claims.fam !== undefined) {
+        await this.#revoke(claims.jti, claims.exp * 1000)
+        await this.endFamily(claims.fam)
+      } else {
+        // a first token's jti is its lineage, revoked below for as long as any token of it may live
+        if (claims.lin !== undefined) await this.#revoke(claims.jti, claims.exp * 1000)
+        await this.call(() => this.options.store.revokeToken(lineageOf(claims), this.#lineageTtl(claims)))
+      }
     }
     session.claims = null
     session.issued = null
@@ -122,9 +131,33 @@ export class JwtEngine implements TokenBackend {
   async claim (session: JwtSession): Promise<boolean> {
     const { claims } = session
     if (claims === null) return true
-    // a session with a user has a family: claimed, as remember() does; an anonymous one is checked on the denylist
+    // a session with a user has a family: claimed, as remember() does
     if (claims.fam !== undefined) return await this.#claim(claims.fam, this.options.now()) !== null
-    return !await this.call(() => this.options.store.isTokenRevoked(claims.jti))
+    // one without: its lineage revoked here (the session ends next), unless a logout did it first
+    const { store } = this.options
+    const { revokeTokenOnce } = store
+    if (revokeTokenOnce !== undefined) return await this.call(() => revokeTokenOnce.call(store, lineageOf(claims), this.#lineageTtl(claims)))
+    return !await this.#lineageEnded(claims)
+  }
+
+  /**
+   * How long a lineage stays on the denylist: as long as a token of it may live (`accessTokenTtl`
+   * from now: no token issued before now lives longer), or this token if it lives longer still.
+   */
+  #lineageTtl (claims: AccessClaims): number {
+    const now = this.options.now()
+    return Math.max(this.options.accessTtl, claims.exp * 1000 - now) + this.options.clockTolerance
+  }
+
+  /** Whether a token without a family, or its lineage, is on the denylist. */
+  async #lineageEnded (claims: AccessClaims): Promise<boolean> {
+    const { store } = this.options
+    const { lin } = claims
+    const [denied, ended] = await Promise.all([
+      this.call(() => store.isTokenRevoked(claims.jti)),
+      lin === undefined ? false : this.call(() => store.isTokenRevoked(lin))
+    ])
+    return denied || ended
   }
 
   /**
@@ -144,13 +177,15 @@ export class JwtEngine implements TokenBackend {
     const previous = session.claims
     if (previous === null && Object.keys(data).length === 0) return
     const { store } = this.options
-    if (previous !== null && previous.fam === undefined && await this.call(() => store.isTokenRevoked(previous.jti))) {
+    // taken before the denylist is read: a logout ending the lineage after that read keeps it on
+    // the denylist for longer than the new token, issued at `now`, lives
+    const now = this.options.now()
+    if (previous !== null && previous.fam === undefined && await this.#lineageEnded(previous)) {
       // revoked while this request ran (a logout elsewhere): re-issuing would bring it back
       // (a session with a family is checked against its family below)
       await this.#endedMeanwhile(session)
       return
     }
-    const now = this.options.now()
     const userId = this.options.userIdOf(data)
     // a login carried over (the user of the token this request came with, through a change,
     // remember() or regenerate(keep)) keeps the generation it was granted under, which the load
@@ -180,7 +215,10 @@ export class JwtEngine implements TokenBackend {
       family = undefined
     }
     const remembered = session.remembered
-    const claims = this.#claims(data, userId, generation, family, now, remembered)
+    // a session without a user, re-issued, stays in its lineage: a logout of any of its tokens,
+    // even one landing after the read above, ends the new one too
+    const lineage = userId === null && previous !== null && previous.fam === undefined ? lineageOf(previous) : undefined
+    const claims = this.#claims(data, userId, generation, family, now, remembered, lineage)
     let refreshKeepFor: number | undefined
     if (userId !== null && family === undefined) {
       if (carried && await this.call(() => store.userGeneration(userId)) > generation) {
@@ -361,16 +399,18 @@ export class JwtEngine implements TokenBackend {
   /** Checked on every request, whether the token came from the cache or not. */
   async #revoked (claims: AccessClaims): Promise<boolean> {
     const { store } = this.options
-    const { sub, fam } = claims
+    const { sub } = claims
+    // a token has a family (with a user) or, re-issued without one, a lineage; never both
+    const group = claims.fam ?? claims.lin
     const [denied, ended, generation] = await Promise.all([
       this.call(() => store.isTokenRevoked(claims.jti)),
-      fam === undefined ? false : this.call(() => store.isTokenRevoked(fam)),
+      group === undefined ? false : this.call(() => store.isTokenRevoked(group)),
       sub === undefined ? 0 : this.call(() => store.userGeneration(sub))
     ])
     return denied || ended || generation > (claims.gen ?? 0)
   }
 
-  #claims (data: Record<string, unknown>, userId: string | null, generation: number, family: string | undefined, now = this.options.now(), remembered = false): AccessClaims {
+  #claims (data: Record<string, unknown>, userId: string | null, generation: number, family: string | undefined, now = this.options.now(), remembered = false, lineage?: string): AccessClaims {
     const { issuer, audience, accessTtl } = this.options
     return {
       jti: generateToken(),
@@ -378,6 +418,7 @@ export class JwtEngine implements TokenBackend {
       exp: seconds(now + accessTtl),
       ...(userId === null ? {} : { sub: userId, gen: generation }),
       ...(family === undefined ? {} : { fam: family }),
+      ...(lineage === undefined ? {} : { lin: lineage }),
       ...(remembered ? { rem: true as const } : {}),
       ...(issuer === undefined ? {} : { iss: issuer }),
       ...(audience === undefined ? {} : { aud: audience }),
@@ -388,8 +429,14 @@ export class JwtEngine implements TokenBackend {
 
 /** `#revoked` for a store that answers at once. */
 function revokedNow (sync: SyncAccess, claims: AccessClaims): boolean {
-  const { sub, fam } = claims
+  const { sub } = claims
+  const group = claims.fam ?? claims.lin
   // a token with a `sub` always carries its `gen` (verify refuses one without)
-  return sync.isTokenRevoked(claims.jti) || (fam !== undefined && sync.isTokenRevoked(fam)) ||
+  return sync.isTokenRevoked(claims.jti) || (group !== undefined && sync.isTokenRevoked(group)) ||
     (sub !== undefined && sync.userGeneration(sub) > (claims.gen as number))
+}
+
+/** The lineage of a token without a family: the `jti` of the session's first token. */
+function lineageOf (claims: AccessClaims): string {
+  return claims.lin ?? claims.jti
 }

@@ -15,6 +15,11 @@ export interface AccessClaims {
   gen?: number | undefined
   /** The refresh family (a session id in the store) this token belongs to. */
   fam?: string | undefined
+  /**
+   * A session without a user, re-issued since its first token: that token's `jti`. Ending any
+   * token of the session puts it on the denylist, which ends every token the session was issued as.
+   */
+  lin?: string | undefined
   /** The session is remembered (`session.remember()`). */
   rem?: true | undefined
   /** The session data, under one namespaced claim. */
@@ -101,7 +106,7 @@ export async function createCodec (fastify: FastifyInstance, options: ResolvedJw
     } catch {
       return null
     }
-    const { jti, iat, exp, nbf, sub, gen, fam, rem, sk, iss, aud } = claims
+    const { jti, iat, exp, nbf, sub, gen, fam, lin, rem, sk, iss, aud } = claims
     if (typeof jti !== 'string' || !JTI.test(jti) || typeof iat !== 'number' || typeof exp !== 'number') return null
     if (nbf !== undefined && typeof nbf !== 'number') return null
     if (issuer !== undefined && iss !== issuer) return null
@@ -109,6 +114,7 @@ export async function createCodec (fastify: FastifyInstance, options: ResolvedJw
     if (!isPlainObject(sk)) return null
     if (sub !== undefined && (typeof sub !== 'string' || !Number.isSafeInteger(gen))) return null
     if (fam !== undefined && (typeof fam !== 'string' || !JTI.test(fam))) return null
+    if (lin !== undefined && (typeof lin !== 'string' || !JTI.test(lin))) return null
     if (rem !== undefined && rem !== true) return null
     return Object.freeze(claims) as unknown as AccessClaims
   }

@@ -30,6 +30,8 @@ t.test('claims that are not what sessionkit issues: 401', async (t) => {
     'a sub without a generation': forge(claimsAt(now, { sub: 'alice', sk: {} })),
     'a sub that is not text': forge(claimsAt(now, { sub: 7, gen: 0, sk: {} })),
     'a malformed family': forge(claimsAt(now, { ...user, fam: 'x' })),
+    'a malformed lineage': forge(claimsAt(now, { ...user, lin: 'x' })),
+    'a lineage that is not text': forge(claimsAt(now, { ...user, lin: 7 })),
     'a remembered flag that is not true': forge(claimsAt(now, { ...user, rem: 'yes' })),
     'an nbf that is text': signedByHand({ alg: 'HS256', typ: 'at+jwt', kid: 'k1' }, claimsAt(now, { ...user, nbf: 'soon' })),
     'a token over the size budget': forge(claimsAt(now, { ...user, sk: { pad: 'x'.repeat(9_000) } }))
@@ -243,6 +245,120 @@ t.test('an anonymous token destroyed while another request with it is in flight 
   t.equal(response.statusCode, 200)
   t.equal(tokenOf(response), undefined, 'no new token, and nothing said of the old (the logout\'s answer said it)')
   t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(anonymous) })).json().code, 'FST_SESSIONKIT_INVALID_CREDENTIAL', 'which stays dead')
+})
+
+t.test('a session without a user is one lineage: a logout of any of its tokens, even one landing while a change is issued, ends them all', async (t) => {
+  const clock = new ManualClock()
+  const store = new InterleavingStore({ now: clock.now })
+  t.teardown(() => store.close())
+  /** What lands right after the next read of the denylist, once the handler runs: the change's own read before it issues. */
+  let meanwhile: (() => Promise<void>) | undefined
+  const { app } = await buildJwtApp(t, { store, now: clock.now }, (app) => {
+    app.post<{ Body: Record<string, unknown> }>('/change', async (request) => {
+      store.afterDenylist = meanwhile
+      for (const [key, value] of Object.entries(request.body)) request.session.set(key, value)
+      return { ok: true }
+    })
+  })
+  const set = async (payload: Record<string, unknown>, token?: string) => await app.inject({ method: 'POST', url: '/set', payload, ...(token === undefined ? {} : { headers: bearer(token) }) })
+  const status = async (token: string): Promise<number> => (await set({}, token)).statusCode
+  const logout = async (token: string): Promise<number> => (await app.inject({ method: 'POST', url: '/logout', headers: bearer(token) })).statusCode
+
+  const first = tokenOf(await set({ cart: ['book'] })) as string
+  let landed = 0
+  meanwhile = async () => { landed = await logout(first) }
+  const changed = await app.inject({ method: 'POST', url: '/change', payload: { cart: ['book', 'pen'] }, headers: bearer(first) })
+  t.equal(landed, 204, 'the logout landed inside the change, after its read of the denylist, and succeeded')
+  const late = tokenOf(changed)
+  t.type(late, 'string', 'the change had read its session live: it issued')
+  t.equal(await status(late as string), 401, 'the token it issued is dead: the logout ended the lineage')
+  t.equal(await status(first), 401)
+
+  // the new token's expiry is counted from before that read: however long the request takes after
+  // it, the lineage stays denied until the token it issues has expired
+  const slow = tokenOf(await set({ cart: ['lamp'] })) as string
+  meanwhile = async () => {
+    t.equal(await logout(slow), 204)
+    clock.advance(5 * 60_000)
+  }
+  const slowChange = tokenOf(await app.inject({ method: 'POST', url: '/change', payload: { more: 1 }, headers: bearer(slow) })) as string
+  clock.advance(10 * 60_000 + 1)
+  t.equal(await status(slowChange), 401, 'the lineage outlives the token issued after the logout landed')
+
+  // a logout sent with an older token of the session (another tab) ends the newer ones
+  const older = tokenOf(await set({ step: 1 })) as string
+  const middle = tokenOf(await set({ step: 2 }, older)) as string
+  const newest = tokenOf(await set({ step: 3 }, middle)) as string
+  t.same((await set({}, newest)).json().data, { step: 3 })
+  t.equal(await logout(older), 204)
+  t.same([await status(older), await status(middle), await status(newest)], [401, 401, 401], 'every token of the session ends')
+  const other = tokenOf(await set({ step: 1 })) as string
+  const otherNewer = tokenOf(await set({ step: 2 }, other)) as string
+  t.equal(await logout(otherNewer), 204)
+  t.same([await status(other), await status(otherNewer)], [401, 401], 'a logout with the newest ends the first too')
+
+  // the lineage stays denylisted as long as a token of it can live (15 minutes here), however soon
+  // the token the logout came with would have expired
+  const root = tokenOf(await set({ n: 1 })) as string
+  clock.advance(10 * 60_000)
+  const child = tokenOf(await set({ n: 2 }, root)) as string
+  clock.advance(4 * 60_000)
+  t.equal(await logout(root), 204, 'a logout with the first token, a minute before it expires')
+  clock.advance(10 * 60_000)
+  t.equal(await status(child), 401, 'the first token has expired; the lineage is still denied, and with it the token issued from it')
+  clock.advance(5 * 60_000 + 1)
+
+  // a session that gains a user leaves its lineage for a family
+  const guest = tokenOf(await set({ cart: 'mug' })) as string
+  const member = tokenOf(await set({ userId: 'gus' }, guest)) as string
+  t.equal(await logout(guest), 204)
+  t.equal(await status(member), 200, 'a login is a new start: ending the guest token leaves it')
+})
+
+t.test('regenerate(keep) of a session without a user claims it: a logout landing at the same time and its carried keys never both hold', async (t) => {
+  for (const atomic of [true, false]) {
+    const clock = new ManualClock()
+    const store = new InterleavingStore({ now: clock.now })
+    t.teardown(() => store.close())
+    // a store without revokeTokenOnce: the session is read on the denylist instead
+    if (!atomic) Object.defineProperty(store, 'revokeTokenOnce', { value: undefined })
+    /** What lands right after regenerate()'s claim (or read) of the denylist. */
+    let meanwhile: (() => Promise<void>) | undefined
+    const { app } = await buildJwtApp(t, { store, now: clock.now }, (app) => {
+      app.post('/elevate', async (request) => {
+        store.afterDenylist = meanwhile
+        await request.session.regenerate(['cart'])
+        request.session.set('elevated', true)
+        return { ok: true }
+      })
+    })
+    const dataOf = async (token: string): Promise<{ status: number, data: unknown }> => {
+      const response = await app.inject({ method: 'POST', url: '/set', payload: {}, headers: bearer(token) })
+      return { status: response.statusCode, data: response.json().data }
+    }
+    const logout = async (token: string): Promise<number> => (await app.inject({ method: 'POST', url: '/logout', headers: bearer(token) })).statusCode
+    const name = atomic ? 'revokeTokenOnce' : 'a denylist read'
+    for (const [label, payloads] of [['a first token', [{ cart: 'book' }]], ['a re-issued one', [{ cart: 'book' }, { more: 1 }]]] as const) {
+      let token = ''
+      for (const payload of payloads) token = tokenOf(await app.inject({ method: 'POST', url: '/set', payload, ...(token === '' ? {} : { headers: bearer(token) }) })) as string
+      let landed = 0
+      meanwhile = async () => { landed = await logout(token) }
+      const elevated = await app.inject({ method: 'POST', url: '/elevate', headers: bearer(token) })
+      meanwhile = undefined
+      t.equal(elevated.statusCode, 200)
+      const carried = await dataOf(tokenOf(elevated) as string)
+      t.equal(carried.status, 200, `${name}, ${label}: the new session lives`)
+      if (atomic) {
+        t.equal(landed, 401, `${name}, ${label}: the logout, landing after the claim, finds the old token ended`)
+        t.match(carried.data, { cart: 'book', elevated: true }, `${name}, ${label}: and the claim carried the cart`)
+      } else {
+        // the window this store leaves (packages/jwt/README.md): the logout succeeds, and the cart carried over still lives
+        t.equal(landed, 204, `${name}, ${label}: the logout lands between the read and the new token`)
+        t.match(carried.data, { cart: 'book', elevated: true })
+      }
+      t.equal((await dataOf(token)).status, 401, `${name}, ${label}: the old token is dead`)
+    }
+  }
 })
 
 t.test('regenerate(keep) carries over only from a session still live: never from one a logout ended meanwhile', async (t) => {

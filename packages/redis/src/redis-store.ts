@@ -243,6 +243,10 @@ export class RedisStore implements SessionStore {
     await this.client.set(`${this.#prefix}j:{${part(jti)}}`, '1', 'PX', ttl)
   }
 
+  async revokeTokenOnce (jti: string, ttl: number): Promise<boolean> {
+    return await this.client.set(`${this.#prefix}j:{${part(jti)}}`, '1', 'PX', ttl, 'NX') === 'OK'
+  }
+
   async isTokenRevoked (jti: string): Promise<boolean> {
     return await this.client.exists(`${this.#prefix}j:{${part(jti)}}`) === 1
   }

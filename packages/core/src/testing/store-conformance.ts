@@ -155,6 +155,19 @@ export function storeConformance (t: Test, harness: StoreHarness): void {
     t.equal(await store.userGeneration('frank'), 0)
   })
 
+  t.test('revokeTokenOnce, where a store has it, revokes only what is not revoked yet, atomically', async (t) => {
+    const store = await harness.create(t)
+    if (store.revokeTokenOnce === undefined) return t.pass('the store has no revokeTokenOnce: the engines read the denylist instead')
+    t.equal(await store.revokeTokenOnce('jti-once', HOUR), true, 'the first call revokes')
+    t.equal(await store.isTokenRevoked('jti-once'), true)
+    t.equal(await store.revokeTokenOnce('jti-once', HOUR), false, 'the second finds it revoked')
+    await store.revokeToken('jti-before', HOUR)
+    t.equal(await store.revokeTokenOnce('jti-before', HOUR), false, 'one revoked by revokeToken too')
+    const racing = await Promise.all(Array.from({ length: 20 }, () => (store.revokeTokenOnce as NonNullable<typeof store.revokeTokenOnce>)('jti-race', HOUR)))
+    t.equal(racing.filter(Boolean).length, 1, 'of twenty at once, exactly one revokes')
+    t.equal(await store.isTokenRevoked('jti-other-once'), false)
+  })
+
   t.test('synchronous writes, where a store has them, write as the async ones', async (t) => {
     const store = await harness.create(t)
     const { sync } = store
@@ -238,6 +251,8 @@ export function storeConformance (t: Test, harness: StoreHarness): void {
       await store.set(a, record(1, {}, 'gina'), 0, 1_000)
       await store.set(b, record(1, {}, 'gina'), 0, 1_000)
       await store.revokeToken('jti-exp', 1_000)
+      const once = store.revokeTokenOnce?.bind(store)
+      t.equal(await once?.('jti-once-exp', 1_000), once === undefined ? undefined : true)
       advance(500)
       t.equal(await store.touch(b, 1_500, 1_000), true, 'touch moves the TTL')
       advance(500)
@@ -245,6 +260,7 @@ export function storeConformance (t: Test, harness: StoreHarness): void {
       t.not(await store.get(b), null, 'touched, still live')
       t.same((await store.listUserSessions('gina')).map((s) => s.id), [b])
       t.equal(await store.isTokenRevoked('jti-exp'), false, 'a denylist entry ends with its TTL')
+      t.equal(await once?.('jti-once-exp', 1_000), once === undefined ? undefined : true, 'revokeTokenOnce revokes one whose entry expired')
       t.equal(await store.set(a, record(1, {}), 0, 1_000), true, 'an expired id counts as absent')
     })
   }
