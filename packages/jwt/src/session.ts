@@ -43,9 +43,13 @@ export class JwtSession extends SessionState {
     this.loaded = claims
   }
 
-  /** The refresh family when there is one (what `listUserSessions` lists), else the token id. */
+  /**
+   * The refresh family when there is one (what `listUserSessions` lists), else the lineage: the
+   * same for every token the session is issued as, until it ends or `regenerate()` starts another.
+   */
   get id (): string | null {
-    return this.claims?.fam ?? this.claims?.jti ?? null
+    const claims = this.claims
+    return claims === null ? null : claims.fam ?? claims.lin ?? claims.jti
   }
 
   get isNew (): boolean {

@@ -315,6 +315,34 @@ t.test('a session without a user is one lineage: a logout of any of its tokens, 
   t.equal(await status(member), 200, 'a login is a new start: ending the guest token leaves it')
 })
 
+t.test('the id of a session without a user stays the same across changes; regenerate() gives a new one', async (t) => {
+  const { app } = await buildJwtApp(t, {}, (app) => {
+    app.post<{ Body: Record<string, unknown> }>('/id', async (request) => {
+      for (const [key, value] of Object.entries(request.body)) request.session.set(key, value)
+      await request.session.save()
+      return { id: request.session.id }
+    })
+    app.post('/regenerated', async (request) => {
+      await request.session.regenerate(['n'])
+      await request.session.save()
+      return { id: request.session.id }
+    })
+  })
+  const call = async (url: string, payload: Record<string, unknown>, token?: string) => {
+    const response = await app.inject({ method: 'POST', url, payload, ...(token === undefined ? {} : { headers: bearer(token) }) })
+    return { id: response.json().id as string, token: tokenOf(response) as string }
+  }
+  const first = await call('/id', { n: 1 })
+  t.match(first.id, /^[A-Za-z0-9_-]{43}$/)
+  const second = await call('/id', { n: 2 }, first.token)
+  const third = await call('/id', { n: 3 }, second.token)
+  t.not(second.token, first.token, 'a new token each change')
+  t.same([second.id, third.id], [first.id, first.id], 'one id')
+  const regenerated = await call('/regenerated', {}, third.token)
+  t.not(regenerated.id, first.id, 'regenerate() starts another')
+  t.equal((await call('/id', { n: 4 }, regenerated.token)).id, regenerated.id)
+})
+
 t.test('regenerate(keep) of a session without a user claims it: a logout landing at the same time and its carried keys never both hold', async (t) => {
   for (const atomic of [true, false]) {
     const clock = new ManualClock()
