@@ -245,6 +245,16 @@ export function callbackStore (store: CallbackStore, options: CallbackStoreOptio
     async revokeToken (jti, ttl) {
       await call(begin(), 'set', TOKEN + jti, envelope(ttl, { until: now() + ttl }))
     },
+    revokeTokenOnce (jti, ttl) {
+      const step = begin()
+      // atomic against the other revokeTokenOnce calls of this process; a revokeToken landing
+      // between its read and its write writes the same entry, as if it had come just after
+      return exclusive(TOKEN + jti, step, async () => {
+        if (await read(step, TOKEN + jti) !== null) return false
+        await call(step, 'set', TOKEN + jti, envelope(ttl, { until: now() + ttl }))
+        return true
+      })
+    },
     async isTokenRevoked (jti) {
       return await read(begin(), TOKEN + jti) !== null
     },

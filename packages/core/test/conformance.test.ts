@@ -46,6 +46,31 @@ t.test('storeConformance: MemoryStore', async (t) => {
   })
 })
 
+t.test('storeConformance: a store with none of the optional methods', async (t) => {
+  const clock = new ManualClock()
+  storeConformance(t, {
+    create (t) {
+      const inner = new MemoryStore({ now: clock.now })
+      t.teardown(() => inner.close())
+      // what every store must have, and nothing more: no merge, revokeTokenOnce or sync
+      const store: SessionStore = {
+        get: async (id) => await inner.get(id),
+        set: async (id, record, expected, ttl) => await inner.set(id, record, expected, ttl),
+        touch: async (id, lastSeenAt, ttl) => await inner.touch(id, lastSeenAt, ttl),
+        destroy: async (id) => { await inner.destroy(id) },
+        listUserSessions: async (userId) => await inner.listUserSessions(userId),
+        destroyUserSessions: async (userId, exceptId) => await inner.destroyUserSessions(userId, exceptId),
+        revokeToken: async (jti, ttl) => { await inner.revokeToken(jti, ttl) },
+        isTokenRevoked: async (jti) => await inner.isTokenRevoked(jti),
+        userGeneration: async (userId) => await inner.userGeneration(userId),
+        bumpUserGeneration: async (userId) => await inner.bumpUserGeneration(userId)
+      }
+      return store
+    },
+    advance: (ms) => clock.advance(ms)
+  })
+})
+
 t.test('storeConformance: callbackStore over @fastify/session MemoryStore', async (t) => {
   const clock = new ManualClock()
   const backing = new WeakMap<SessionStore, Map<string, { cookie: { expires: string } }>>()
