@@ -321,7 +321,9 @@ export class JwtEngine implements TokenBackend {
         const answer = open(family.box, secret)
         if (answer !== null) return this.#answer(reply, answer.access, answer.refresh, family.exp, keepFor)
       }
-      // a spent refresh token came back: someone else holds the chain; end the whole family
+      // a spent refresh token came back: someone else holds the chain; end the whole family, and
+      // say so (a sign of theft), with the user and a prefix of the family id, never a token
+      reply.request.log.warn({ event: 'sessionkit.refresh-reuse', userId, family: id.slice(0, 8) }, 'a spent or unknown refresh token of a live family: the family is revoked')
       await this.endFamily(id)
       break
     }

@@ -42,6 +42,30 @@ t.test('reuse of a spent refresh token revokes the whole family', async (t) => {
   t.same(await app.sessionkit.listUserSessions('alice'), [])
 })
 
+t.test('a spent or unknown refresh token of a live family is logged as a warning, without any token', async (t) => {
+  const logs: string[] = []
+  const { app, clock } = await buildJwtApp(t, { refreshGrace: 5_000 }, undefined, logs)
+  const warnings = (): Array<Record<string, unknown>> => logs.map((line) => JSON.parse(line)).filter((entry) => entry.level === 40)
+  const r1 = await login(app)
+  const [family] = await app.sessionkit.listUserSessions('alice')
+  const r2 = await refresh(app, r1.refresh)
+  t.equal((await refresh(app, r1.refresh)).status, 200, 'a retry within the grace window')
+  t.same(warnings(), [], 'is no warning')
+  clock.advance(6_000)
+  t.equal((await refresh(app, r1.refresh)).status, 401)
+  t.match(warnings(), [{ event: 'sessionkit.refresh-reuse', userId: 'alice', family: family?.id.slice(0, 8), msg: 'a spent or unknown refresh token of a live family: the family is revoked' }])
+  t.equal(warnings()[0]?.family, family?.id.slice(0, 8))
+  const bob = await login(app, 'bob')
+  t.equal((await refresh(app, bob.refresh.slice(0, 44) + 'C'.repeat(43))).status, 401, 'a secret that does not match')
+  t.match(warnings()[1], { event: 'sessionkit.refresh-reuse', userId: 'bob' })
+  t.equal((await refresh(app, r2.refresh as string)).status, 401, 'a family already revoked')
+  t.equal((await refresh(app, 'A'.repeat(43) + '.' + 'B'.repeat(43))).status, 401, 'no family')
+  t.equal(warnings().length, 2, 'neither warns: no live family was hit')
+  for (const secret of [r1.refresh, r2.refresh as string, bob.refresh, r1.access, bob.access, ...[r1.refresh, bob.refresh].flatMap((token) => token.split('.'))]) {
+    t.notOk(logs.some((line) => line.includes(secret)), 'no token, nor any part of one, in the logs')
+  }
+})
+
 t.test('twenty parallel refreshes with R1 never yield two live families', async (t) => {
   const { app, store } = await buildJwtApp(t)
   const r1 = await login(app)
