@@ -171,8 +171,9 @@ export class JwtEngine implements TokenBackend {
   }
 
   async issue (session: JwtSession): Promise<void> {
-    const changed = session.collectChanges().size > 0 || session.lifetimeChanged
-    const data = session.current
+    const changes = session.collectChanges()
+    const changed = changes.size > 0 || session.lifetimeChanged
+    let data = session.current
     if (!changed) return
     const previous = session.claims
     if (previous === null && Object.keys(data).length === 0) return
@@ -210,7 +211,9 @@ export class JwtEngine implements TokenBackend {
         await this.#endedMeanwhile(session)
         return
       }
-      createdAt = login
+      createdAt = login.createdAt
+      // what other requests changed in the family meanwhile goes on with it
+      data = merged(familyOf(login).sk, changes)
       await this.endFamily(family)
       family = undefined
     }
@@ -247,7 +250,7 @@ export class JwtEngine implements TokenBackend {
       }
     } else if (family !== undefined) {
       const id = family
-      if (!await this.#follow(id, claims, now, remembered)) {
+      if (!await this.#follow(id, claims, changes, now, remembered)) {
         // the family was revoked meanwhile: this session is over, nothing is issued
         await this.#endedMeanwhile(session)
         return
@@ -262,7 +265,7 @@ export class JwtEngine implements TokenBackend {
       session.refreshToken = refreshToken
       session.refreshKeepFor = refreshKeepFor
     }
-    session.committed(data)
+    session.committed(claims.sk)
   }
 
   /**
@@ -346,26 +349,31 @@ export class JwtEngine implements TokenBackend {
    * Claims a live family before it is ended for a new one (`remember()` starting it again,
    * `regenerate(keep)` carrying its keys over): a write conditional on the version read, so that a
    * logout landing between the read and the new family makes it fail (the record is gone) and no
-   * new family outlives the logout. The family's login time; `null` when it ended meanwhile.
+   * new family outlives the logout. The family's record as claimed; `null` when it ended meanwhile.
    */
-  async #claim (id: string, now: number): Promise<number | null> {
+  async #claim (id: string, now: number): Promise<StoredSession | null> {
     const { store } = this.options
     for (let attempt = 0; attempt < 5; attempt++) {
       const record = await this.call(() => store.get(id))
       if (record === null) return null
       const claimed: StoredSession = { ...record, version: record.version + 1 }
-      if (await this.call(() => store.set(id, claimed, record.version, this.#familyTtl(record.createdAt, now, record.remembered === true)))) return record.createdAt
+      if (await this.call(() => store.set(id, claimed, record.version, this.#familyTtl(record.createdAt, now, record.remembered === true)))) return record
     }
     throw new coreErrors.FST_SESSIONKIT_WRITE_CONFLICT(5)
   }
 
-  /** Records the newest access token (and data) in the family; `false` when the family is gone. */
-  async #follow (id: string, claims: AccessClaims, now: number, remembered: boolean): Promise<boolean> {
+  /**
+   * Records the newest access token in the family, and this request's changes, key by key, in the
+   * family's data, which the token then carries: what other requests changed meanwhile (other keys)
+   * is kept, in the store and in this token. `false` when the family is gone.
+   */
+  async #follow (id: string, claims: AccessClaims, changes: ReadonlyMap<string, unknown>, now: number, remembered: boolean): Promise<boolean> {
     const { store } = this.options
     for (let attempt = 0; attempt < 5; attempt++) {
       const record = await this.call(() => store.get(id))
       if (record === null) return false
       const { userId: _owner, ...family } = familyOf(record)
+      claims.sk = merged(family.sk, changes)
       const next: StoredSession = { ...record, version: record.version + 1, lastSeenAt: now, remembered, data: { ...family, exp: claims.exp * 1000, sk: claims.sk } }
       if (await this.call(() => store.set(id, next, record.version, this.#familyTtl(record.createdAt, now, remembered)))) return true
     }
@@ -441,4 +449,14 @@ function revokedNow (sync: SyncAccess, claims: AccessClaims): boolean {
 /** The lineage of a token without a family: the `jti` of the session's first token. */
 function lineageOf (claims: AccessClaims): string {
   return claims.lin ?? claims.jti
+}
+
+/** `base` with `changes` applied key by key (`undefined` deletes), as a new object. */
+function merged (base: Record<string, unknown>, changes: ReadonlyMap<string, unknown>): Record<string, unknown> {
+  const data: Record<string, unknown> = { ...base }
+  for (const [key, value] of changes) {
+    if (value === undefined) delete data[key]
+    else data[key] = value
+  }
+  return data
 }

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { createHmac } from 'node:crypto'
+import type { LightMyRequestResponse } from 'fastify'
 import { MemoryStore as FastifySessionMemoryStore } from '@fastify/session'
 import { callbackStore, MemoryStore, type CallbackStore, type SessionSummary, type StoredSession } from '@sessionkit/core'
 import { ManualClock, sessionConformance } from '@sessionkit/core/testing'
@@ -313,6 +314,60 @@ t.test('a session without a user is one lineage: a logout of any of its tokens, 
   const member = tokenOf(await set({ userId: 'gus' }, guest)) as string
   t.equal(await logout(guest), 204)
   t.equal(await status(member), 200, 'a login is a new start: ending the guest token leaves it')
+})
+
+t.test('a session with a user keeps concurrent changes of different keys, in its family and in the tokens issued after them', async (t) => {
+  const gates = new Map<string, () => void>()
+  const { app } = await buildJwtApp(t, { remember: { refreshTokenTtl: '30d' } }, (app) => {
+    app.post<{ Body: { gate: string, key: string, value?: unknown, remember?: boolean } }>('/gated', async (request) => {
+      await new Promise<void>((resolve) => gates.set(request.body.gate, resolve))
+      const { key, value } = request.body
+      if (value === undefined) request.session.delete(key)
+      else request.session.set(key, value)
+      if (request.body.remember === true) request.session.remember()
+      return { ok: true }
+    })
+  })
+  const arrived = async (gate: string): Promise<void> => { while (!gates.has(gate)) await new Promise((resolve) => setImmediate(resolve)) }
+  const me = async (token: string): Promise<unknown> => (await app.inject({ method: 'GET', url: '/me', headers: bearer(token) })).json().data
+  const refreshed = async (token: string): Promise<{ access: string, refresh: string }> => {
+    const response = await app.inject({ method: 'POST', url: '/refresh', headers: { 'x-refresh-token': token } })
+    t.equal(response.statusCode, 200)
+    return { access: tokenOf(response) as string, refresh: String(response.headers['x-refresh-token']) }
+  }
+
+  const { access, refresh } = await login(app, 'ann')
+  const token = tokenOf(await app.inject({ method: 'POST', url: '/set', payload: { base: 1, doomed: true }, headers: bearer(access) })) as string
+  const changes = [{ gate: 'a', key: 'left', value: 'L' }, { gate: 'b', key: 'right', value: 'R' }, { gate: 'd', key: 'doomed' }]
+  const pending = changes.map((payload) => app.inject({ method: 'POST', url: '/gated', payload, headers: bearer(token) }))
+  for (const { gate } of changes) await arrived(gate)
+  // opened one after another: each change lands after the one before it has been written
+  const answers: LightMyRequestResponse[] = []
+  for (const [i, { gate }] of changes.entries()) {
+    gates.get(gate)?.()
+    answers.push(await (pending[i] as Promise<LightMyRequestResponse>))
+  }
+  t.same(answers.map((answer) => answer.statusCode), [200, 200, 200])
+  const [first, , last] = answers.map((answer) => tokenOf(answer) as string)
+  t.same(await me(first as string), { userId: 'ann', base: 1, doomed: true, left: 'L' }, 'the first change, as it was then')
+  t.same(await me(last as string), { userId: 'ann', base: 1, left: 'L', right: 'R' }, 'the last token carries every change')
+  const [family] = await app.sessionkit.listUserSessions('ann')
+  const next = await refreshed(refresh)
+  t.same(await me(next.access), { userId: 'ann', base: 1, left: 'L', right: 'R' }, 'and so does the family: a refresh gives them all')
+
+  // remember() starts the family again: from its newest data, a change another request made meanwhile included
+  gates.clear()
+  const remembering = app.inject({ method: 'POST', url: '/gated', payload: { gate: 'r', key: 'theme', value: 'dark', remember: true }, headers: bearer(next.access) })
+  await arrived('r')
+  t.equal((await app.inject({ method: 'POST', url: '/set', payload: { cart: ['book'] }, headers: bearer(next.access) })).statusCode, 200)
+  gates.get('r')?.()
+  const remembered = await remembering
+  t.same(await me(tokenOf(remembered) as string), { userId: 'ann', base: 1, left: 'L', right: 'R', cart: ['book'], theme: 'dark' })
+  const sessions = await app.sessionkit.listUserSessions('ann')
+  t.equal(sessions.length, 1, 'one family')
+  t.not(sessions[0]?.id, family?.id, 'a new one')
+  const again = await refreshed(String(remembered.headers['x-refresh-token']))
+  t.same(await me(again.access), { userId: 'ann', base: 1, left: 'L', right: 'R', cart: ['book'], theme: 'dark' })
 })
 
 t.test('the id of a session without a user stays the same across changes; regenerate() gives a new one', async (t) => {
