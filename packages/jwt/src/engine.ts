@@ -212,8 +212,9 @@ export class JwtEngine implements TokenBackend {
         return
       }
       createdAt = login.createdAt
-      // what other requests changed in the family meanwhile goes on with it
+      // what other requests changed in the family meanwhile goes on with it, if it still fits
       data = merged(familyOf(login).sk, changes)
+      this.checkBudget(data)
       await this.endFamily(family)
       family = undefined
     }
@@ -374,6 +375,8 @@ export class JwtEngine implements TokenBackend {
       if (record === null) return false
       const { userId: _owner, ...family } = familyOf(record)
       claims.sk = merged(family.sk, changes)
+      // what other requests added meanwhile may not fit with this request's own: refused, unwritten
+      this.checkBudget(claims.sk)
       const next: StoredSession = { ...record, version: record.version + 1, lastSeenAt: now, remembered, data: { ...family, exp: claims.exp * 1000, sk: claims.sk } }
       if (await this.call(() => store.set(id, next, record.version, this.#familyTtl(record.createdAt, now, remembered)))) return true
     }

@@ -324,7 +324,7 @@ t.test('a session with a user keeps concurrent changes of different keys, in its
       const { key, value } = request.body
       if (value === undefined) request.session.delete(key)
       else request.session.set(key, value)
-      if (request.body.remember === true) request.session.remember()
+      if (request.body.remember !== undefined) request.session.remember(request.body.remember)
       return { ok: true }
     })
   })
@@ -368,6 +368,30 @@ t.test('a session with a user keeps concurrent changes of different keys, in its
   t.not(sessions[0]?.id, family?.id, 'a new one')
   const again = await refreshed(String(remembered.headers['x-refresh-token']))
   t.same(await me(again.access), { userId: 'ann', base: 1, left: 'L', right: 'R', cart: ['book'], theme: 'dark' })
+
+  // two changes that each fit the size budget, but not together: the later one is refused, unwritten
+  gates.clear()
+  const big = 'x'.repeat(3_000)
+  const held = app.inject({ method: 'POST', url: '/gated', payload: { gate: 'big', key: 'second', value: big }, headers: bearer(again.access) })
+  await arrived('big')
+  const fits = await app.inject({ method: 'POST', url: '/set', payload: { first: big }, headers: bearer(again.access) })
+  t.equal(fits.statusCode, 200, 'the first fits')
+  gates.get('big')?.()
+  const refused = await held
+  t.equal(refused.statusCode, 500)
+  t.equal(refused.json().code, 'FST_SESSIONKIT_TOKEN_TOO_LARGE', 'the second does not, with the first')
+  t.equal(tokenOf(refused), undefined, 'and issues nothing')
+  const after = await refreshed(again.refresh)
+  t.match(await me(after.access), { first: big, theme: 'dark' }, 'the family keeps the first')
+  t.notOk(Object.hasOwn(await me(after.access) as object, 'second'))
+  // the same for remember(), which starts the family again: refused before the old family ends
+  gates.clear()
+  const restarting = app.inject({ method: 'POST', url: '/gated', payload: { gate: 'again', key: 'third', value: big, remember: false }, headers: bearer(again.access) })
+  await arrived('again')
+  gates.get('again')?.()
+  const overBudget = await restarting
+  t.equal(overBudget.json().code, 'FST_SESSIONKIT_TOKEN_TOO_LARGE', 'remember(false) with what the family holds now is over the budget')
+  t.match(await me((await refreshed(after.refresh)).access), { first: big }, 'the family lives on, unchanged')
 })
 
 t.test('the id of a session without a user stays the same across changes; regenerate() gives a new one', async (t) => {
