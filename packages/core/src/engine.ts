@@ -5,7 +5,7 @@ import { errors } from './errors.js'
 import { forbidStoring } from './expose.js'
 import type { ResolvedOptions } from './options.js'
 import { ServerSession, type Carried, type SessionBackend } from './session.js'
-import { readRecord } from './record.js'
+import { applyChanges, readRecord } from './record.js'
 import { createStoreGuard, type StoreGuard } from './store-guard.js'
 import { VerifiedCache } from './verified-cache.js'
 
@@ -216,7 +216,7 @@ export class SessionEngine implements SessionBackend {
       return
     }
     for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
-      const data = attempt === 1 ? session.current : merge(base.data, changes)
+      const data = attempt === 1 ? session.current : applyChanges(base.data, changes)
       const record: StoredSession = {
         version: base.version + 1,
         createdAt: base.createdAt,
@@ -269,7 +269,7 @@ export class SessionEngine implements SessionBackend {
    */
   async #rotate (session: ServerSession, id: string, changes: ReadonlyMap<string, unknown>, now: number): Promise<void> {
     const current = await this.#claim(id, now)
-    const data = merge(current?.data ?? {}, changes)
+    const data = applyChanges(current?.data ?? {}, changes)
     if (!hasData(data)) {
       // the user key was all it held: a logout, which ends it here
       if (current !== null) await this.destroyStored(id)
@@ -446,13 +446,4 @@ function hasData (data: Record<string, unknown>): boolean {
     if (Object.hasOwn(data, key)) return true
   }
   return false
-}
-
-function merge (base: Record<string, unknown>, changes: ReadonlyMap<string, unknown>): Record<string, unknown> {
-  const data: Record<string, unknown> = { ...base }
-  for (const [key, value] of changes) {
-    if (value === undefined) delete data[key]
-    else data[key] = value
-  }
-  return data
 }

@@ -17,3 +17,13 @@ export function readRecord (value: unknown): StoredSession {
   }
   return record as StoredSession
 }
+
+/** `base` with a session's `changes` applied key by key (`undefined` deletes), as a new object. */
+export function applyChanges (base: Record<string, unknown>, changes: ReadonlyMap<string, unknown>): Record<string, unknown> {
+  const data: Record<string, unknown> = { ...base }
+  for (const [key, value] of changes) {
+    if (value === undefined) delete data[key]
+    else data[key] = value
+  }
+  return data
+}

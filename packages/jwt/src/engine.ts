@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
-  createStoreGuard, errors as coreErrors, forbidStoring, generateToken, sessionIdOf,
+  applyChanges, createStoreGuard, errors as coreErrors, forbidStoring, generateToken, sessionIdOf,
   type StoreGuard, type StoredSession, type SyncAccess
 } from '@sessionkit/core'
 import { errors } from './errors.js'
@@ -213,7 +213,7 @@ export class JwtEngine implements TokenBackend {
       }
       createdAt = login.createdAt
       // what other requests changed in the family meanwhile goes on with it, if it still fits
-      data = merged(familyOf(login).sk, changes)
+      data = applyChanges(familyOf(login).sk, changes)
       this.checkBudget(data)
       await this.endFamily(family)
       family = undefined
@@ -374,7 +374,7 @@ export class JwtEngine implements TokenBackend {
       const record = await this.call(() => store.get(id))
       if (record === null) return false
       const { userId: _owner, ...family } = familyOf(record)
-      claims.sk = merged(family.sk, changes)
+      claims.sk = applyChanges(family.sk, changes)
       // what other requests added meanwhile may not fit with this request's own: refused, unwritten
       this.checkBudget(claims.sk)
       const next: StoredSession = { ...record, version: record.version + 1, lastSeenAt: now, remembered, data: { ...family, exp: claims.exp * 1000, sk: claims.sk } }
@@ -452,14 +452,4 @@ function revokedNow (sync: SyncAccess, claims: AccessClaims): boolean {
 /** The lineage of a token without a family: the `jti` of the session's first token. */
 function lineageOf (claims: AccessClaims): string {
   return claims.lin ?? claims.jti
-}
-
-/** `base` with `changes` applied key by key (`undefined` deletes), as a new object. */
-function merged (base: Record<string, unknown>, changes: ReadonlyMap<string, unknown>): Record<string, unknown> {
-  const data: Record<string, unknown> = { ...base }
-  for (const [key, value] of changes) {
-    if (value === undefined) delete data[key]
-    else data[key] = value
-  }
-  return data
 }
