@@ -73,6 +73,15 @@ export interface Session {
   readonly remembered: boolean
   /** Saves now rather than when the response is sent (for instance before a redirect). */
   save(): Promise<void>
+  /**
+   * Reads the session again, as other requests may have changed or ended it since this one loaded
+   * it: from the store (server-side), or for a token its revocation and, with a user, its family's
+   * newest data. This request's unsaved changes, a `remember()` included, are dropped. A session
+   * that ended meanwhile (a logout, an expiry, a revocation) reloads as a new, empty one (`isNew`),
+   * and nothing is said to the client. For long-lived routes (server-sent events, WebSockets) that
+   * must notice a logout, and for a change that must start from what another request saved.
+   */
+  reload(): Promise<void>
 }
 
 /** A session as a store holds it. Timestamps are epoch milliseconds. */

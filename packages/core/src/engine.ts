@@ -371,6 +371,10 @@ export class SessionEngine implements SessionBackend {
     return this.options.ring.sign(token)
   }
 
+  reread (id: string): Promise<StoredSession | null> {
+    return this.#live(id)
+  }
+
   async destroyStored (id: string): Promise<void> {
     await this.call(() => this.options.store.destroy(id))
   }

@@ -50,6 +50,7 @@ export abstract class SessionState implements Session {
   abstract destroy (): Promise<void>
   abstract touch (): void
   abstract save (): Promise<void>
+  abstract reload (): Promise<void>
   /** Whether the session as saved (its record, its token) is remembered. */
   protected abstract readonly savedRemembered: boolean
 

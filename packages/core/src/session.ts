@@ -6,6 +6,8 @@ export interface SessionBackend {
   /** The idle and absolute timeouts of a session, remembered or not. */
   timeouts (remembered: boolean): { readonly idleTimeout: number, readonly absoluteTimeout: number }
   destroyStored (id: string): Promise<void>
+  /** The live record under `id`, read again; `null` when it ended (deleted, expired). */
+  reread (id: string): Promise<StoredSession | null>
   /**
    * Claims the live record under `id` before it is ended (a write conditional on its version), so
    * that what a request carries over from it never outlives a logout landing meanwhile. The user
@@ -116,6 +118,25 @@ export class ServerSession extends SessionState {
   async save (): Promise<void> {
     this.assertOpen('save')
     await this.backend.persist(this)
+  }
+
+  async reload (): Promise<void> {
+    this.assertOpen('reload')
+    const id = this.#id
+    if (id === null || this.record === null) {
+      // never saved (or ended in this request): nothing stored to read, the changes go
+      this.reset({})
+      this.carried = null
+      return
+    }
+    const record = await this.backend.reread(id)
+    if (record === null) {
+      // ended meanwhile: the client may hold a newer credential already, so it is told nothing
+      this.gone(false)
+      return
+    }
+    this.record = record
+    this.reset(record.data)
   }
 
   /**

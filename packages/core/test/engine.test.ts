@@ -352,6 +352,7 @@ t.test('touch is throttled, follows rolling, and never rewrites data', async (t)
 
 t.test('save() writes mid-request; the session closes once the response is sent', async (t) => {
   let late: unknown
+  let lateReload: unknown
   const { app, store } = await buildApp(t, {}, (app) => {
     app.post('/save', async (request) => {
       request.session.set('step', 1)
@@ -363,6 +364,7 @@ t.test('save() writes mid-request; the session closes once the response is sent'
     app.addHook('onResponse', async (request) => {
       if (request.url !== '/save') return
       try { request.session.set('late', true) } catch (err) { late = err }
+      lateReload = await request.session.reload().catch((err: unknown) => err)
     })
     routes(app)
   })
@@ -372,6 +374,7 @@ t.test('save() writes mid-request; the session closes once the response is sent'
   const read = await app.inject({ method: 'GET', url: '/read', headers: { 'x-test-session': credentialOf(response) as string } })
   t.same(read.json().data, { step: 2 })
   t.match(late, { code: 'FST_SESSIONKIT_SESSION_CLOSED', message: 'Session can no longer be changed: set() after the response was sent' })
+  t.match(lateReload, { code: 'FST_SESSIONKIT_SESSION_CLOSED', message: 'Session can no longer be changed: reload() after the response was sent' })
 })
 
 t.test('a route that hijacks its reply: the session is read as usual; save() before the hijack keeps changes', async (t) => {

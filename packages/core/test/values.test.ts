@@ -121,6 +121,7 @@ t.test('a mechanism that refuses a set() after the fact puts its change back as 
     async destroy (): Promise<void> {}
     touch (): void {}
     async save (): Promise<void> {}
+    async reload (): Promise<void> {}
     override set (key: string, value: unknown): void {
       const changed = this.changes.has(key)
       const change = this.changes.get(key)

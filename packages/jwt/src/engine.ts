@@ -140,6 +140,28 @@ export class JwtEngine implements TokenBackend {
     return !await this.#lineageEnded(claims)
   }
 
+  async reload (session: JwtSession): Promise<void> {
+    const { claims } = session
+    let data: Record<string, unknown> | null = claims === null ? {} : claims.sk
+    if (claims !== null) {
+      const family = claims.fam
+      if (await this.#revoked(claims)) data = null
+      else if (family !== undefined) {
+        const record = await this.call(() => this.options.store.get(family))
+        data = record === null ? null : familyOf(record).sk
+      }
+    }
+    if (data === null) {
+      // ended meanwhile: nothing is issued, and the client (which may hold a newer token) is told nothing
+      session.claims = null
+      session.issued = null
+      session.refreshToken = null
+      session.refreshKeepFor = undefined
+      data = {}
+    }
+    session.reset(data)
+  }
+
   /**
    * How long a lineage stays on the denylist: as long as a token of it may live (`accessTokenTtl`
    * from now: no token issued before now lives longer), or this token if it lives longer still.

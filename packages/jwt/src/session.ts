@@ -14,6 +14,8 @@ export interface TokenBackend {
   claim (session: JwtSession): Promise<boolean>
   /** Signs a token for the session as it is now, if it changed. */
   issue (session: JwtSession): Promise<void>
+  /** Reads the session again: its revocation, and a family's newest data (see `Session.reload`). */
+  reload (session: JwtSession): Promise<void>
 }
 
 /**
@@ -107,5 +109,10 @@ export class JwtSession extends SessionState {
   async save (): Promise<void> {
     this.assertOpen('save')
     await this.backend.issue(this)
+  }
+
+  async reload (): Promise<void> {
+    this.assertOpen('reload')
+    await this.backend.reload(this)
   }
 }

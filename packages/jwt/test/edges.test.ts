@@ -394,6 +394,35 @@ t.test('a session with a user keeps concurrent changes of different keys, in its
   t.match(await me((await refreshed(after.refresh)).access), { first: big }, 'the family lives on, unchanged')
 })
 
+t.test('reload(): a token without a user keeps its own data; a family gone from the store reloads as new', async (t) => {
+  const { app, store } = await buildJwtApp(t, {}, (app) => {
+    app.post<{ Body: { drop?: boolean } }>('/reload', async (request) => {
+      request.session.set('unsaved', true)
+      if (request.body.drop === true) await store.destroy(request.session.id as string)
+      await request.session.reload()
+      return { isNew: request.session.isNew, data: request.session.data() }
+    })
+    app.post('/save-reload', async (request) => {
+      request.session.set('saved', 1)
+      await request.session.save()
+      request.session.set('unsaved', true)
+      await request.session.reload()
+      return { data: request.session.data() }
+    })
+  })
+  const guest = tokenOf(await app.inject({ method: 'POST', url: '/set', payload: { cart: 'mug' } })) as string
+  const reloaded = await app.inject({ method: 'POST', url: '/reload', payload: {}, headers: bearer(guest) })
+  t.same(reloaded.json(), { isNew: false, data: { cart: 'mug' } }, 'the token\'s own data, the change dropped')
+  t.equal(tokenOf(reloaded), undefined)
+  const { access } = await login(app, 'ann')
+  const saved = await app.inject({ method: 'POST', url: '/save-reload', payload: {}, headers: bearer(access) })
+  t.same(saved.json().data, { userId: 'ann', saved: 1 }, 'after save(): what was saved')
+  t.type(tokenOf(saved), 'string', 'and the saved token is handed out')
+  const dropped = await app.inject({ method: 'POST', url: '/reload', payload: { drop: true }, headers: bearer(tokenOf(saved) as string) })
+  t.same(dropped.json(), { isNew: true, data: {} }, 'its family deleted meanwhile (no denylist entry): a new, empty session')
+  t.equal(tokenOf(dropped), undefined, 'nothing issued, nothing said')
+})
+
 t.test('the id of a session without a user stays the same across changes; regenerate() gives a new one', async (t) => {
   const { app } = await buildJwtApp(t, {}, (app) => {
     app.post<{ Body: Record<string, unknown> }>('/id', async (request) => {

@@ -114,6 +114,15 @@ export function sessionConformance (t: Test, harness: SessionHarness): void {
       request.session.set(request.body.key, request.body.value)
       return { ok: true }
     })
+    app.post<{ Body: { gate: string } }>('/gated-reload', async (request) => {
+      const entry = gate(request.body.gate)
+      entry.arrived()
+      await entry.release
+      // a change reload() drops
+      request.session.set('unsaved', true)
+      await request.session.reload()
+      return { isNew: request.session.isNew, data: request.session.data() }
+    })
     await app.ready()
     return { app, clock, options, gates }
   }
@@ -304,6 +313,40 @@ export function sessionConformance (t: Test, harness: SessionHarness): void {
     const responses = await Promise.all(pending)
     t.same(responses.map((r) => r.statusCode), [200, 200, 200])
     t.same((await read(app, credential)).json().data, { base: 1, left: 'L', right: 'R' })
+  })
+
+  t.test('reload() reads what another request saved meanwhile and drops unsaved changes; a session ended meanwhile reloads as new', async (t) => {
+    const { app, gates } = await setup(t)
+    const reload = (gate: string, credential?: string): Promise<LightMyRequestResponse> => {
+      const request: InjectOptions = { method: 'POST', url: '/gated-reload', payload: { gate } }
+      return app.inject(credential === undefined ? request : harness.attach(request, credential))
+    }
+    const credential = await issue(app, { userId: 'u-reload', base: 1 })
+    const changed = reload('changed', credential)
+    await waitFor(gates, 'changed')
+    t.equal((await app.inject(harness.attach({ method: 'POST', url: '/set', payload: { other: 'O' } }, credential))).statusCode, 200)
+    gates.get('changed')?.open()
+    const fresh = await changed
+    t.equal(fresh.statusCode, 200)
+    t.same(fresh.json(), { isNew: false, data: { userId: 'u-reload', base: 1, other: 'O' } }, 'the other request\'s change, not the unsaved one')
+    t.equal(harness.credentialOf(fresh), undefined, 'nothing changed: nothing issued')
+
+    const ended = reload('ended', credential)
+    await waitFor(gates, 'ended')
+    t.equal((await app.inject(harness.attach({ method: 'POST', url: '/destroy' }, credential))).statusCode, 200)
+    gates.get('ended')?.open()
+    const gone = await ended
+    t.equal(gone.statusCode, 200)
+    t.same(gone.json(), { isNew: true, data: {} }, 'a logout landing meanwhile: a new, empty session')
+    t.equal(harness.credentialOf(gone), undefined, 'and the client is told nothing')
+    t.equal(await isLive(app, credential), false, 'the session stays ended')
+
+    const anonymous = reload('new')
+    await waitFor(gates, 'new')
+    gates.get('new')?.open()
+    const unsaved = await anonymous
+    t.same(unsaved.json(), { isNew: true, data: {} }, 'a session never saved: its changes go')
+    t.equal(harness.credentialOf(unsaved), undefined)
   })
 
   t.test('a request in flight during destroy cannot bring the session back', async (t) => {

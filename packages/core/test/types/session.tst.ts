@@ -31,6 +31,7 @@ test('the lifecycle is async and typed', () => {
   expect(session.regenerate).type.not.toBeCallableWith('cart')
   expect(session.destroy()).type.toBe<Promise<void>>()
   expect(session.save()).type.toBe<Promise<void>>()
+  expect(session.reload()).type.toBe<Promise<void>>()
   expect(session.touch()).type.toBe<void>()
   expect(session.id).type.toBe<string | null>()
   expect(session.expiresAt).type.toBe<number | null>()
