@@ -399,6 +399,35 @@ t.test('a route that hijacks its reply: the session is read as usual; save() bef
   t.same((await app.inject({ method: 'GET', url: '/read', headers })).json().data, { n: 7, streamed: 'saved' }, 'save() before the hijack persisted it')
 })
 
+t.test('a hijacked, long-lived route notices a logout landing after its load with reload()', async (t) => {
+  let arrived!: () => void
+  let release!: () => void
+  const inside = new Promise<void>((resolve) => { arrived = resolve })
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  const { app } = await buildApp(t, {}, (app) => {
+    routes(app)
+    app.post('/logout', async (request) => {
+      await request.session.destroy()
+      return { ok: true }
+    })
+    app.get('/events', async (request, reply) => {
+      reply.hijack()
+      reply.raw.writeHead(200, { 'content-type': 'text/event-stream' })
+      reply.raw.write(`data: ${String(request.session.get('n'))}\n\n`)
+      arrived()
+      await gate
+      await request.session.reload()
+      reply.raw.end(`data: ${request.session.isNew ? 'logged out' : String(request.session.get('n'))}\n\n`)
+    })
+  })
+  const headers = { 'x-test-session': credentialOf(await app.inject({ method: 'POST', url: '/set', payload: { n: 7 } })) as string }
+  const stream = app.inject({ method: 'GET', url: '/events', headers })
+  await inside
+  t.equal((await app.inject({ method: 'POST', url: '/logout', headers })).statusCode, 200)
+  release()
+  t.equal((await stream).body, 'data: 7\n\ndata: logged out\n\n')
+})
+
 t.test('a change of user without regenerate(): a new credential, the old deleted, never a session brought back', async (t) => {
   /** Requests held after their change, until released: what lands meanwhile is the race under test. */
   const held: Array<{ arrived: Promise<void>, release: () => void }> = []
