@@ -119,11 +119,7 @@ export class JwtEngine implements TokenBackend {
         await this.call(() => this.options.store.revokeToken(lineageOf(claims), this.#lineageTtl(claims)))
       }
     }
-    session.claims = null
-    session.issued = null
-    session.refreshToken = null
-    session.refreshKeepFor = undefined
-    session.reset({})
+    session.drop()
     session.clearClient = forget
     session.familyEnded = true
   }
@@ -151,15 +147,9 @@ export class JwtEngine implements TokenBackend {
         data = record === null ? null : familyOf(record).sk
       }
     }
-    if (data === null) {
-      // ended meanwhile: nothing is issued, and the client (which may hold a newer token) is told nothing
-      session.claims = null
-      session.issued = null
-      session.refreshToken = null
-      session.refreshKeepFor = undefined
-      data = {}
-    }
-    session.reset(data)
+    // ended meanwhile: nothing is issued, and the client (which may hold a newer token) is told nothing
+    if (data === null) session.drop()
+    else session.reset(data)
   }
 
   /**

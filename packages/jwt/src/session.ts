@@ -83,6 +83,15 @@ export class JwtSession extends SessionState {
     }
   }
 
+  /** No token any more: none carried, none to hand out, no data. What ending or reloading an ended session leaves. */
+  drop (): void {
+    this.claims = null
+    this.issued = null
+    this.refreshToken = null
+    this.refreshKeepFor = undefined
+    this.reset({})
+  }
+
   async regenerate (keep: readonly SessionKey[] = []): Promise<void> {
     this.assertOpen('regenerate')
     const kept = this.kept(keep)
