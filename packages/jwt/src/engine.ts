@@ -130,10 +130,21 @@ export class JwtEngine implements TokenBackend {
     // a session with a user has a family: claimed, as remember() does
     if (claims.fam !== undefined) return await this.#claim(claims.fam, this.options.now()) !== null
     // one without: its lineage revoked here (the session ends next), unless a logout did it first
+    return await this.#endLineage(claims)
+  }
+
+  /**
+   * Ends the lineage of a session without a user (every token it was issued as), unless a logout
+   * did first: whether this call ended it. Atomic with the store's `revokeTokenOnce`; a store
+   * without it is read first.
+   */
+  async #endLineage (claims: AccessClaims): Promise<boolean> {
     const { store } = this.options
     const { revokeTokenOnce } = store
     if (revokeTokenOnce !== undefined) return await this.call(() => revokeTokenOnce.call(store, lineageOf(claims), this.#lineageTtl(claims)))
-    return !await this.#lineageEnded(claims)
+    if (await this.#lineageEnded(claims)) return false
+    await this.call(() => store.revokeToken(lineageOf(claims), this.#lineageTtl(claims)))
+    return true
   }
 
   async reload (session: JwtSession): Promise<void> {
@@ -193,13 +204,18 @@ export class JwtEngine implements TokenBackend {
     // taken before the denylist is read: a logout ending the lineage after that read keeps it on
     // the denylist for longer than the new token, issued at `now`, lives
     const now = this.options.now()
-    if (previous !== null && previous.fam === undefined && await this.#lineageEnded(previous)) {
-      // revoked while this request ran (a logout elsewhere): re-issuing would bring it back
-      // (a session with a family is checked against its family below)
-      await this.#endedMeanwhile(session)
-      return
-    }
     const userId = this.options.userIdOf(data)
+    // a session without a user (one with a family is checked against its family below): revoked
+    // while this request ran (a logout elsewhere), re-issuing would bring it back. One that a user
+    // logs in to without regenerate() ends here, as a change of user ends a family (below): no token
+    // it was issued as outlives the login, and a logout that landed first wins
+    if (previous !== null && previous.fam === undefined) {
+      const live = userId === null ? !await this.#lineageEnded(previous) : await this.#endLineage(previous)
+      if (!live) {
+        await this.#endedMeanwhile(session)
+        return
+      }
+    }
     // a login carried over (the user of the token this request came with, through a change,
     // remember() or regenerate(keep)) keeps the generation it was granted under, which the load
     // found current: a revocation since ("sign out everywhere") fails its new token at once. Only a

@@ -309,11 +309,74 @@ t.test('a session without a user is one lineage: a logout of any of its tokens, 
   t.equal(await status(child), 401, 'the first token has expired; the lineage is still denied, and with it the token issued from it')
   clock.advance(5 * 60_000 + 1)
 
-  // a session that gains a user leaves its lineage for a family
+  // a session that gains a user leaves its lineage for a family, and ends the lineage
   const guest = tokenOf(await set({ cart: 'mug' })) as string
   const member = tokenOf(await set({ userId: 'gus' }, guest)) as string
-  t.equal(await logout(guest), 204)
-  t.equal(await status(member), 200, 'a login is a new start: ending the guest token leaves it')
+  t.equal(await status(guest), 401, 'the login ended the guest token')
+  t.equal(await logout(guest), 401)
+  t.equal(await status(member), 200, 'a login is a new start: the guest token ending leaves it')
+})
+
+t.test('a session without a user that a user logs in to without regenerate() ends there: none of its tokens outlives the login, and a logout landing first wins', async (t) => {
+  for (const atomic of [true, false]) {
+    const clock = new ManualClock()
+    const store = new InterleavingStore({ now: clock.now })
+    t.teardown(() => store.close())
+    // a store without revokeTokenOnce: the lineage is read on the denylist, then revoked
+    if (!atomic) Object.defineProperty(store, 'revokeTokenOnce', { value: undefined })
+    /** What lands once the login's handler runs (after its load), and right after its claim (or read) of the lineage. */
+    let first: (() => Promise<void>) | undefined
+    let meanwhile: (() => Promise<void>) | undefined
+    const { app } = await buildJwtApp(t, { store, now: clock.now }, (app) => {
+      app.post<{ Body: { userId: string } }>('/login-forgetting', async (request) => {
+        await first?.()
+        store.afterDenylist = meanwhile
+        request.session.set('userId', request.body.userId)
+        return { ok: true }
+      })
+    })
+    const set = async (payload: Record<string, unknown>, token?: string) => await app.inject({ method: 'POST', url: '/set', payload, ...(token === undefined ? {} : { headers: bearer(token) }) })
+    const dataOf = async (token: string): Promise<{ status: number, data: unknown }> => {
+      const response = await set({}, token)
+      return { status: response.statusCode, data: response.json().data }
+    }
+    const logout = async (token: string): Promise<number> => (await app.inject({ method: 'POST', url: '/logout', headers: bearer(token) })).statusCode
+    const login = async (token: string): Promise<string | null | undefined> => {
+      const response = await app.inject({ method: 'POST', url: '/login-forgetting', payload: { userId: 'gus' }, headers: bearer(token) })
+      t.equal(response.statusCode, 200)
+      return tokenOf(response)
+    }
+    const name = atomic ? 'revokeTokenOnce' : 'a denylist read'
+    for (const [label, payloads] of [['a first token', [{ cart: 'mug' }]], ['a re-issued one', [{ cart: 'mug' }, { more: 1 }]]] as const) {
+      const guest = async (): Promise<string[]> => {
+        const tokens: string[] = []
+        for (const payload of payloads) tokens.push(tokenOf(await set(payload, tokens.at(-1))) as string)
+        return tokens
+      }
+
+      const plain = await guest()
+      const member = await login(plain.at(-1) as string) as string
+      t.match(await dataOf(member), { status: 200, data: { cart: 'mug', userId: 'gus' } }, `${name}, ${label}: the login carries the guest's data`)
+      for (const token of plain) t.equal((await dataOf(token)).status, 401, `${name}, ${label}: every token of the guest session is dead`)
+
+      const ended = await guest()
+      let landed = 0
+      first = async () => { landed = await logout(ended[0] as string) }
+      t.equal(await login(ended.at(-1) as string), undefined, `${name}, ${label}: a logout landing after the login's load ends it: no token, and nothing said of the old`)
+      first = undefined
+      t.equal(landed, 204)
+      t.equal((await dataOf(ended.at(-1) as string)).status, 401)
+
+      const racing = await guest()
+      meanwhile = async () => { landed = await logout(racing[0] as string) }
+      const raced = await login(racing.at(-1) as string) as string
+      meanwhile = undefined
+      t.equal((await dataOf(raced)).status, 200, `${name}, ${label}: the login lives`)
+      // the window a store without revokeTokenOnce leaves (packages/jwt/README.md): the logout lands between the read and the revocation
+      t.equal(landed, atomic ? 401 : 204, `${name}, ${label}: the logout landing right after the login's claim ${atomic ? 'finds the guest ended' : 'succeeds'}`)
+      for (const token of racing) t.equal((await dataOf(token)).status, 401)
+    }
+  }
 })
 
 t.test('a session with a user keeps concurrent changes of different keys, in its family and in the tokens issued after them', async (t) => {
