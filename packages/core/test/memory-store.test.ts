@@ -149,3 +149,39 @@ t.test('a store at its cap keeps evicting the least recently active session, ins
   for (let i = 0; i < n; i++) if (await store.get(id(i)) !== null) live.push(id(i))
   t.same(live.sort(), [...order].sort(), 'the sessions kept are the most recently active ones')
 })
+
+t.test('every time comes back exactly as written, and expiry is exact across the unit times are split at', async (t) => {
+  const SPLIT = 2 ** 30
+  const times = [0, 1, SPLIT - 1, SPLIT, SPLIT + 1, Date.UTC(2030, 0, 1) + 123, Number.MAX_SAFE_INTEGER, -1, -SPLIT - 5,
+    Number.MIN_SAFE_INTEGER, 1.5, Date.UTC(2030, 0, 1) + 0.25, Number.MAX_SAFE_INTEGER + 2, -0.5]
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  for (const [n, time] of times.entries()) {
+    await store.set(id(n), { version: 1, createdAt: time, lastSeenAt: times[times.length - 1 - n] as number, userId: `u${n}`, data: {} }, 0, 60_000)
+  }
+  for (const [n, time] of times.entries()) {
+    const other = times[times.length - 1 - n] as number
+    t.match(await store.get(id(n)), { createdAt: time, lastSeenAt: other }, `set: ${time} and ${other}`)
+    t.same(await store.listUserSessions(`u${n}`), [{ id: id(n), createdAt: time, lastSeenAt: other }])
+    t.ok(await store.touch(id(n), time, 60_000))
+    t.match(await store.get(id(n)), { createdAt: time, lastSeenAt: time }, `touch: ${time}`)
+    t.equal(await store.merge(id(n), new Map([['k', 1]]), { lastSeenAt: other }, 60_000), 2)
+    t.match(await store.get(id(n)), { createdAt: time, lastSeenAt: other, data: { k: 1 } }, `merge: ${other}`)
+  }
+
+  // a store whose clock stands just before a multiple of the unit: its expiries cross it
+  const clock = new ManualClock(1_700 * SPLIT - 10)
+  const crossing = new MemoryStore({ now: clock.now })
+  t.teardown(() => crossing.close())
+  await crossing.set(id(1), record(), 0, 20)
+  await crossing.set(id(2), record(), 0, 5)
+  clock.advance(5)
+  t.equal(await crossing.get(id(2)), null, 'gone at its expiry, before the boundary')
+  clock.advance(14)
+  t.not(await crossing.get(id(1)), null, 'live a millisecond before its expiry, past the boundary')
+  t.ok(await crossing.touch(id(1), clock.now(), 3))
+  clock.advance(2)
+  t.not(await crossing.get(id(1)), null, 'touched: live until its new expiry')
+  clock.advance(1)
+  t.equal(await crossing.get(id(1)), null, 'and gone at it')
+})
