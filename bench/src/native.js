@@ -61,8 +61,8 @@ async function record (spec) {
     const load = target(server, scenario)
     await autocannon({ ...load, duration: 2 })
     const perf = spawn('perf', ['record', '--quiet', '-F', String(HZ), '-o', data, '-p', String(pid)], { stdio: 'ignore' })
-    const started = new Promise((resolve) => setTimeout(resolve, 200))
-    await started
+    // perf takes a moment to attach to the process: the recorded load starts after it
+    await new Promise((resolve) => setTimeout(resolve, 200))
     const result = await autocannon({ ...load, duration: seconds })
     perf.kill('SIGINT')
     await new Promise((resolve) => perf.once('exit', resolve))
