@@ -86,6 +86,27 @@ function cpuOf (server) {
   return ask(server, 'cpu')
 }
 
+/**
+ * A script's command line: its `--name=value` options (`--name` alone: `'true'`), and the rest in
+ * order.
+ */
+export function commandLine (argv = process.argv.slice(2)) {
+  const options = Object.fromEntries(argv.filter((arg) => arg.startsWith('--')).map((arg) => {
+    const [key, value = 'true'] = arg.slice(2).split('=')
+    return [key, value]
+  }))
+  return { options, args: argv.filter((arg) => !arg.startsWith('--')) }
+}
+
+/**
+ * The name V8 gives code it compiled (`--perf-basic-prof`), short: `JS:*name file:///.../packages/
+ * core/dist/engine.js:129:13` is `name core/dist/engine.js:129:13`, a checkout's path left out, so
+ * that the same function of two checkouts (BENCH_BASELINE) is one row.
+ */
+export function compiledName (name) {
+  return name.replace(/^(JS|LazyCompile|Function):[*~^+]?/, '').replace(/ (\S+)$/, (_, url) => ` ${where(url)}`)
+}
+
 /** Where a frame of a V8 profile comes from, short: `fastify/lib/reply.js`, `core/dist/engine.js`, `node:events`. */
 export function where (url) {
   return url

@@ -18,14 +18,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { ROUTES, perRequestRows, startServer, stopServer, target, where } from './harness.js'
+import { ROUTES, commandLine, compiledName, perRequestRows, startServer, stopServer, target } from './harness.js'
 
 const run = promisify(execFile)
-const options = Object.fromEntries(process.argv.slice(2).filter((arg) => arg.startsWith('--')).map((arg) => {
-  const [key, value = 'true'] = arg.slice(2).split('=')
-  return [key, value]
-}))
-const [scenario, ...names] = process.argv.slice(2).filter((arg) => !arg.startsWith('--'))
+const { options, args: [scenario, ...names] } = commandLine()
 const requests = Number(options.requests ?? 5_000)
 const warmup = Number(options.warmup ?? 20_000)
 const settle = Number(options.settle ?? 5_000)
@@ -96,9 +92,7 @@ async function jitMap (pid) {
 function jitName (map, address) {
   for (let i = map.length - 1; i >= 0; i--) {
     const { start, size, name } = map[i]
-    // `JS:*name file:///.../packages/core/dist/engine.js:129:13`: a checkout's path left out, so
-    // that the same function of two checkouts (BENCH_BASELINE) is one row
-    if (address >= start && address < start + size) return name.replace(/^(JS|LazyCompile|Function):[*~^+]?/, '').replace(/ (\S+)$/, (_, url) => ` ${where(url)}`)
+    if (address >= start && address < start + size) return compiledName(name)
   }
   return null
 }

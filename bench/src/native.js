@@ -13,15 +13,11 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { ROUTES, perRequestRows, startServer, stopServer, target, where } from './harness.js'
+import { ROUTES, commandLine, compiledName, perRequestRows, startServer, stopServer, target } from './harness.js'
 
 const run = promisify(execFile)
 const HZ = 2_999
-const options = Object.fromEntries(process.argv.slice(2).filter((arg) => arg.startsWith('--')).map((arg) => {
-  const [key, value = 'true'] = arg.slice(2).split('=')
-  return [key, value]
-}))
-const [scenario, ...names] = process.argv.slice(2).filter((arg) => !arg.startsWith('--'))
+const { options, args: [scenario, ...names] } = commandLine()
 const seconds = Number(options.seconds ?? 4)
 const rows = Number(options.rows ?? 30)
 if (ROUTES[scenario] === undefined || names.length === 0 || !Number.isInteger(seconds) || seconds < 1 || !(rows > 0)) {
@@ -79,8 +75,7 @@ async function record (spec) {
     for (const line of stdout.split('\n')) {
       const match = /^\s*[\d.]+%\s+(\d+)\s+\[(.)\]\s+(.+?)\s*$/.exec(line)
       if (match === null) continue
-      // a checkout's path left out, so that the same function of two checkouts (BENCH_BASELINE) is one row
-      const symbol = match[3].replace(/^(JS|LazyCompile|Function):[*~^+]?/, 'JS:').replace(/ (\S+)$/, (_, url) => ` ${where(url)}`)
+      const symbol = /^(JS|LazyCompile|Function):/.test(match[3]) ? `JS:${compiledName(match[3])}` : match[3]
       const us = Number(match[1]) / HZ / served.requests * 1e6
       bySymbol.set(symbol, (bySymbol.get(symbol) ?? 0) + us)
       const kind = kindOf(symbol, match[2] === 'k')
