@@ -38,6 +38,9 @@ export function exposeHeader (reply: FastifyReply, name: string): void {
  */
 export function forbidStoring (reply: FastifyReply): void {
   const current = reply.getHeader('cache-control')
+  // the two values sessionkit itself sets (the query mechanism sets the second on every response)
+  // say so already, with no regular expression to run
+  if (current === 'no-store' || current === 'no-store, private') return
   if (current === undefined || !/(^|[\s,])no-store($|[\s,])/i.test(String(current))) reply.header('cache-control', 'no-store')
 }
 

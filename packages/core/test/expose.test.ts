@@ -49,6 +49,8 @@ t.test('forbidStoring makes a response no-store unless it is already', async (t)
     none: undefined,
     public: 'public, max-age=3600',
     private: 'private, no-store',
+    own: 'no-store',
+    query: 'no-store, private',
     upper: 'NO-STORE',
     lookalike: 'no-storefront'
   }
@@ -61,6 +63,8 @@ t.test('forbidStoring makes a response no-store unless it is already', async (t)
   t.equal((await app.inject('/none')).headers['cache-control'], 'no-store')
   t.equal((await app.inject('/public')).headers['cache-control'], 'no-store', 'a response that hands out a credential is never public')
   t.equal((await app.inject('/private')).headers['cache-control'], 'private, no-store')
+  t.equal((await app.inject('/own')).headers['cache-control'], 'no-store')
+  t.equal((await app.inject('/query')).headers['cache-control'], 'no-store, private', 'the query mechanism\'s own value is kept')
   t.equal((await app.inject('/upper')).headers['cache-control'], 'NO-STORE')
   t.equal((await app.inject('/lookalike')).headers['cache-control'], 'no-store')
 })
