@@ -93,7 +93,8 @@ export class RedisStore implements SessionStore {
       const base = typeof connection === 'string' ? {} : connection
       // auto-pipelining (on unless `connection` turns it off): the commands of concurrent requests
       // issued in one turn of the event loop go out in one write and come back in one read
-      const settings: RedisOptions = { enableAutoPipelining: true, ...base, enableOfflineQueue: false, commandTimeout, maxRetriesPerRequest: 0 }
+      // replies in the shapes the store reads (RESP2's, whichever protocol the connection speaks)
+      const settings = { enableAutoPipelining: true, ...base, enableOfflineQueue: false, commandTimeout, maxRetriesPerRequest: 0, replyMapping: 'legacy' as const }
       this.client = typeof connection === 'string' ? new Redis(connection, settings) : new Redis(settings)
       this.client.on('error', onError)
       this.#owned = true
@@ -118,8 +119,9 @@ export class RedisStore implements SessionStore {
    * its configuration be read (a managed one, `CONFIG` renamed) is taken as it is.
    */
   #checkEviction (): void {
-    this.client.config('GET', 'maxmemory-policy').then((reply) => {
-      const policy = (reply as unknown[])[1]
+    this.client.config('GET', 'maxmemory-policy').then((reply: unknown) => {
+      // a flat [name, value] list, or an object from a client of your own that maps RESP3 replies
+      const policy = Array.isArray(reply) ? reply[1] : (reply as Record<string, unknown> | null)?.['maxmemory-policy']
       if (typeof policy === 'string' && policy !== 'noeviction') {
         process.emitWarning(
           `Redis evicts keys under memory pressure (maxmemory-policy ${policy}): an evicted denylist entry or user generation brings revoked tokens back, an evicted session logs its user out. Set maxmemory-policy noeviction on the Redis that holds sessions.`,

@@ -1,21 +1,32 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { randomBytes } from 'node:crypto'
 import { sessionkit } from '@sessionkit/core'
 import { headerCarriage, headerTransport } from './fixtures/transport.js'
 import { sessionConformance, storeConformance } from '@sessionkit/core/testing'
-import { RedisStore } from '@sessionkit/redis'
+import { RedisStore, type RedisStoreOptions } from '@sessionkit/redis'
 import { NO_REDIS, REDIS_URL } from './fixtures/redis-server.js'
+import { Redis, type RedisOptions } from 'ioredis'
+import { Redis as Redis5 } from 'ioredis5'
+
+/** A redis:// URL as ioredis options, so that more options can go beside it. */
+function redisOptions (url: string): RedisOptions {
+  const { hostname, port } = new URL(url)
+  return { host: hostname, port: Number(port || 6379) }
+}
 
 const prefix = (): string => `sk-test-${randomBytes(6).toString('hex')}:`
 
-t.test('storeConformance: one Redis', { skip: NO_REDIS }, async (t) => {
+/**
+ * The store conformance suite on the Redis stores `make` builds, each under a prefix of its own.
+ * `make` closes what it opened: a store closes only a client it owns.
+ */
+function redisConformance (t: Test, make: (t: Test, prefix: string) => RedisStore): void {
   const prefixes = new WeakMap<RedisStore, string>()
   storeConformance(t, {
     async create (t) {
       const chosen = prefix()
-      const store = new RedisStore({ connection: REDIS_URL, prefix: chosen })
+      const store = make(t, chosen)
       prefixes.set(store, chosen)
-      t.teardown(() => store.close())
       await store.ready()
       return store
     },
@@ -24,6 +35,43 @@ t.test('storeConformance: one Redis', { skip: NO_REDIS }, async (t) => {
       const ttl = await (store as RedisStore).client.pttl(`${prefixes.get(store as RedisStore) as string}s:{${id}}`)
       return ttl < 0 ? null : ttl
     }
+  })
+}
+
+/** A store that owns its client, made with `connection`. */
+function owning (t: Test, connection: RedisStoreOptions['connection'], prefix: string): RedisStore {
+  const store = new RedisStore({ connection, prefix })
+  t.teardown(() => store.close())
+  return store
+}
+
+t.test('storeConformance: one Redis', { skip: NO_REDIS }, async (t) => {
+  redisConformance(t, (t, prefix) => owning(t, REDIS_URL, prefix))
+})
+
+t.test('storeConformance: a client of your own that maps RESP3 replies to objects, and an owned client asked to', { skip: NO_REDIS }, async (t) => {
+  let made = 0
+  redisConformance(t, (t, prefix) => {
+    // every other store: a client of the app's; the rest own theirs, whose reply shapes the store sets
+    if (made++ % 2 === 0) {
+      const client = new Redis(REDIS_URL, { protocol: 3, replyMapping: 'resp3' })
+      t.teardown(() => client.disconnect())
+      return new RedisStore({ client, prefix })
+    }
+    const store = owning(t, { ...redisOptions(REDIS_URL), protocol: 3, replyMapping: 'resp3' }, prefix)
+    t.equal((store.client as Redis).options.replyMapping, 'legacy', 'an owned client reads the shapes the store sets')
+    return store
+  })
+})
+
+t.test('storeConformance: a client of ioredis 5, which an app may still have', { skip: NO_REDIS }, async (t) => {
+  redisConformance(t, (t, prefix) => {
+    const client = new Redis5(REDIS_URL, { enableOfflineQueue: false, commandTimeout: 500 })
+    t.teardown(() => client.disconnect())
+    // the store's types are ioredis 6's; the client is used through what both versions share
+    const store = new RedisStore({ client: client as unknown as Redis, prefix })
+    t.equal(store.boundedLatency, true, 'its options read as ioredis 6\'s are')
+    return store
   })
 })
 

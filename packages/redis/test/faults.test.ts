@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
 import { Redis } from 'ioredis'
 import { sessionkit } from '@sessionkit/core'
 import { headerTransport } from './fixtures/transport.js'
@@ -34,6 +35,15 @@ async function create (app: FastifyInstance, data: Record<string, unknown>): Pro
   return String(response.headers['x-session-id'])
 }
 
+/** The first answer of 200 to a read, asked every 100 ms for up to 10 s; the last answer otherwise. */
+async function recovery (app: FastifyInstance, headers: Record<string, string>): Promise<{ statusCode: number, json: () => { data: unknown } }> {
+  for (let attempt = 1; ; attempt++) {
+    const response = await app.inject({ method: 'GET', url: '/read', headers })
+    if (response.statusCode === 200 || attempt === 100) return response
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
 function captureUnhandled (t: Test): unknown[] {
   const seen: unknown[] = []
   const listener = (err: unknown): void => { seen.push(err) }
@@ -64,14 +74,9 @@ t.test('Redis killed mid-load: 503 fast, no hang, no unhandled rejection; the se
   t.equal(statuses.slice(100).filter((s) => s !== 503).length, 0, 'every request after the kill is a 503')
   t.ok(slowest < 5_000, `no round hung (slowest ${Math.round(slowest)} ms)`)
   await server.start()
-  let recovered: { statusCode: number, json: () => { data: unknown } } | undefined
-  for (let attempt = 0; attempt < 100; attempt++) {
-    recovered = await app.inject({ method: 'GET', url: '/read', headers })
-    if (recovered.statusCode === 200) break
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  t.equal(recovered?.statusCode, 200, 'recovers without a restart of the app')
-  t.same(recovered?.json().data, { cart: ['book'] }, 'with its data')
+  const recovered = await recovery(app, headers)
+  t.equal(recovered.statusCode, 200, 'recovers without a restart of the app')
+  t.same(recovered.json().data, { cart: ['book'] }, 'with its data')
   t.same(unhandled, [])
 })
 
@@ -193,6 +198,13 @@ t.test('a Redis that may evict keys under memory pressure is warned about, once;
   await owned.client.set('probe', '1')
   await settled(owned)
   t.equal(warnings.length, 2, 'not again for the same store')
+  // a client of the app's that maps RESP3 replies to objects: CONFIG GET answers with one
+  const mapping = new Redis(evicting.url, { protocol: 3, replyMapping: 'resp3', enableOfflineQueue: false, commandTimeout: 500 })
+  t.teardown(() => mapping.disconnect())
+  await new Promise((resolve) => mapping.once('ready', resolve))
+  t.same(await mapping.config('GET', 'maxmemory-policy'), { 'maxmemory-policy': 'allkeys-lru' }, 'an object indeed')
+  await settled(new RedisStore({ client: mapping }))
+  t.equal(warnings.length, 3, 'read from that object too')
 
   const strict = await ownRedis(t, ['--maxmemory-policy', 'noeviction'])
   const quiet = new RedisStore({ connection: strict.url })
@@ -202,7 +214,7 @@ t.test('a Redis that may evict keys under memory pressure is warned about, once;
   const managed = new RedisStore({ connection: hidden.url })
   t.teardown(() => managed.close())
   await settled(managed)
-  t.equal(warnings.length, 2, 'no warning for noeviction, nor where CONFIG cannot be read')
+  t.equal(warnings.length, 3, 'no warning for noeviction, nor where CONFIG cannot be read')
   await t.rejects(managed.client.config('GET', 'maxmemory-policy'), 'CONFIG is indeed refused there')
   t.equal(await managed.isTokenRevoked('j1'), false, 'and the store works')
 })
@@ -231,4 +243,55 @@ t.test('a Redis out of memory under noeviction: reads and logouts go on, writes 
   t.equal((await app.inject({ method: 'POST', url: '/logout', headers: { 'x-session-id': leaving } })).statusCode, 200, 'a logout only deletes: it goes on')
   t.equal((await app.inject({ method: 'GET', url: '/read', headers: { 'x-session-id': leaving } })).statusCode, 401, 'and holds')
   t.same((await app.inject({ method: 'GET', url: '/read', headers: { 'x-session-id': kept } })).json().data, { a: 1 }, 'the other session as it was')
+})
+
+/**
+ * A TCP hop between the store and a real Redis (an on-path attacker, a compromised proxy): it
+ * passes everything on, until armed, when it answers the next reply with `depth` RESP arrays nested
+ * one in the other instead of Redis's own.
+ */
+async function tamperingHop (t: Test, upstreamPort: number, depth: number): Promise<{ url: string, arm: () => void }> {
+  const nested = Buffer.concat([Buffer.from('*1\r\n'.repeat(depth)), Buffer.from(':1\r\n')])
+  let armed = false
+  const sockets = new Set<Socket>()
+  const hop = createServer((client) => {
+    const upstream = connect(upstreamPort, '127.0.0.1')
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('error', () => {})
+      socket.on('close', () => { client.destroy(); upstream.destroy() })
+    }
+    client.pipe(upstream)
+    upstream.on('data', (reply: Buffer) => {
+      if (!armed) {
+        client.write(reply)
+        return
+      }
+      armed = false
+      client.write(nested)
+    })
+  })
+  await new Promise<void>((resolve) => hop.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const socket of sockets) socket.destroy()
+    hop.close(() => resolve())
+  }))
+  return { url: `redis://127.0.0.1:${(hop.address() as AddressInfo).port}`, arm: () => { armed = true } }
+}
+
+t.test('a reply nested 100,000 arrays deep from the Redis endpoint (the ioredis 5 advisory): a 503, no crash, then recovery', { skip: NO_REDIS_SERVER }, async (t) => {
+  const unhandled = captureUnhandled(t)
+  const server = await ownRedis(t)
+  const hop = await tamperingHop(t, server.port, 100_000)
+  const { app } = await build(t, { connection: hop.url, commandTimeout: 2_000 })
+  const credential = await create(app, { cart: ['book'] })
+  const headers = { 'x-session-id': credential }
+  hop.arm()
+  const tampered = await app.inject({ method: 'GET', url: '/read', headers })
+  t.equal(tampered.statusCode, 503)
+  t.equal(tampered.json().code, 'FST_SESSIONKIT_STORE_UNAVAILABLE')
+  const recovered = await recovery(app, headers)
+  t.equal(recovered.statusCode, 200, 'the client reconnects by itself')
+  t.same(recovered.json().data, { cart: ['book'] }, 'with the data Redis kept')
+  t.same(unhandled, [])
 })
