@@ -49,15 +49,17 @@ t.test('storeConformance: one Redis', { skip: NO_REDIS }, async (t) => {
   redisConformance(t, (t, prefix) => owning(t, REDIS_URL, prefix))
 })
 
-t.test('storeConformance: a client of your own that maps RESP3 replies to objects, and an owned client asked to', { skip: NO_REDIS }, async (t) => {
+t.test('storeConformance: a client of your own that maps RESP3 replies to objects, an owned client asked to, and one on RESP2', { skip: NO_REDIS }, async (t) => {
   let made = 0
   redisConformance(t, (t, prefix) => {
-    // every other store: a client of the app's; the rest own theirs, whose reply shapes the store sets
-    if (made++ % 2 === 0) {
+    // in turn: a client of the app's; an owned one, whose reply shapes the store sets; an owned one on RESP2
+    const kind = made++ % 3
+    if (kind === 0) {
       const client = new Redis(REDIS_URL, { protocol: 3, replyMapping: 'resp3' })
       t.teardown(() => client.disconnect())
       return new RedisStore({ client, prefix })
     }
+    if (kind === 2) return owning(t, { ...redisOptions(REDIS_URL), protocol: 2 }, prefix)
     const store = owning(t, { ...redisOptions(REDIS_URL), protocol: 3, replyMapping: 'resp3' }, prefix)
     t.equal((store.client as Redis).options.replyMapping, 'legacy', 'an owned client reads the shapes the store sets')
     return store
