@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createHmac } from 'node:crypto'
 import type { LightMyRequestResponse } from 'fastify'
 import { MemoryStore as FastifySessionMemoryStore } from '@fastify/session'
@@ -317,13 +317,21 @@ t.test('a session without a user is one lineage: a logout of any of its tokens, 
   t.equal(await status(member), 200, 'a login is a new start: the guest token ending leaves it')
 })
 
+/**
+ * A store whose denylist steps a test can interleave with another request's, on a clock of its own;
+ * without `revokeTokenOnce` unless `atomic` (the denylist is then read, and written after).
+ */
+function interleaving (t: Test, atomic: boolean): { clock: ManualClock, store: InterleavingStore } {
+  const clock = new ManualClock()
+  const store = new InterleavingStore({ now: clock.now })
+  t.teardown(() => store.close())
+  if (!atomic) Object.defineProperty(store, 'revokeTokenOnce', { value: undefined })
+  return { clock, store }
+}
+
 t.test('a session without a user that a user logs in to without regenerate() ends there: none of its tokens outlives the login, and a logout landing first wins', async (t) => {
   for (const atomic of [true, false]) {
-    const clock = new ManualClock()
-    const store = new InterleavingStore({ now: clock.now })
-    t.teardown(() => store.close())
-    // a store without revokeTokenOnce: the lineage is read on the denylist, then revoked
-    if (!atomic) Object.defineProperty(store, 'revokeTokenOnce', { value: undefined })
+    const { clock, store } = interleaving(t, atomic)
     /** What lands once the login's handler runs (after its load), and right after its claim (or read) of the lineage. */
     let first: (() => Promise<void>) | undefined
     let meanwhile: (() => Promise<void>) | undefined
@@ -516,11 +524,7 @@ t.test('the id of a session without a user stays the same across changes; regene
 
 t.test('regenerate(keep) of a session without a user claims it: a logout landing at the same time and its carried keys never both hold', async (t) => {
   for (const atomic of [true, false]) {
-    const clock = new ManualClock()
-    const store = new InterleavingStore({ now: clock.now })
-    t.teardown(() => store.close())
-    // a store without revokeTokenOnce: the session is read on the denylist instead
-    if (!atomic) Object.defineProperty(store, 'revokeTokenOnce', { value: undefined })
+    const { clock, store } = interleaving(t, atomic)
     /** What lands right after regenerate()'s claim (or read) of the denylist. */
     let meanwhile: (() => Promise<void>) | undefined
     const { app } = await buildJwtApp(t, { store, now: clock.now }, (app) => {
