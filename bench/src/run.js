@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { contenders } from './contenders.js'
 import { chart } from './chart.js'
+import { schedule } from './schedule.js'
 import { CONNECTIONS, median, sample, startServer, stopServer, target } from './harness.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -83,19 +84,14 @@ const line = (round, scenario, name, sample) => `round ${round} ${scenario.padEn
 
 const samples = {}
 const started = Date.now()
-for (let round = 1; round <= mode.rounds; round++) {
-  // each round starts one contender further on, so that no contender always runs first or last
-  const shift = (round - 1) % names.length
-  const order = [...names.slice(shift), ...names.slice(0, shift)]
-  for (const [turn, name] of order.entries()) {
-    const begun = Date.now()
-    const results = await measureContender(name, (round + turn) % 2 === 0)
-    process.stderr.write(`round ${round} ${name}: ${((Date.now() - begun) / 1000).toFixed(1)} s\n`)
-    for (const [scenario, result] of Object.entries(results)) {
-      ;(samples[`${scenario}|${name}`] ??= []).push(result)
-      ;(samples[`${scenario}|bare`] ??= []).push({ ...result.bare, ratio: 1, cpuRatio: 1 })
-      process.stderr.write(`${line(round, scenario, name, result)}  ${result.ratio.toFixed(2)} x the bare beside it (${Math.round(result.bare.rps)} req/s); CPU ${result.cpu.toFixed(1)} µs/request, ${result.cpuRatio.toFixed(2)} x${result.bare.non2xx + result.bare.errors > 0 ? ' bare failed' : ''}\n`)
-    }
+for (const { round, name, bareFirst } of schedule(names, mode.rounds)) {
+  const begun = Date.now()
+  const results = await measureContender(name, bareFirst)
+  process.stderr.write(`round ${round} ${name}: ${((Date.now() - begun) / 1000).toFixed(1)} s, ${bareFirst ? 'bare' : 'it'} measured first\n`)
+  for (const [scenario, result] of Object.entries(results)) {
+    ;(samples[`${scenario}|${name}`] ??= []).push({ ...result, bareFirst })
+    ;(samples[`${scenario}|bare`] ??= []).push({ ...result.bare, ratio: 1, cpuRatio: 1 })
+    process.stderr.write(`${line(round, scenario, name, result)}  ${result.ratio.toFixed(2)} x the bare beside it (${Math.round(result.bare.rps)} req/s); CPU ${result.cpu.toFixed(1)} µs/request, ${result.cpuRatio.toFixed(2)} x${result.bare.non2xx + result.bare.errors > 0 ? ' bare failed' : ''}\n`)
   }
 }
 
@@ -116,6 +112,8 @@ for (const scenario of ['read', 'write', 'update', 'plain'].filter((name) => mod
       p99: median(list.map((s) => s.p99)),
       vsBare: Number(vsBare.toFixed(3)),
       ratios: name === 'bare' ? undefined : list.map((s) => Number(s.ratio.toFixed(3))),
+      // per sample, whether bare's sample was taken before the contender's (see `schedule`)
+      bareFirst: name === 'bare' ? undefined : list.map((s) => s.bareFirst),
       // the server's CPU per request, and bare's over the contender's in each pair: the cost of the
       // code with the load generator's and the scheduler's noise mostly left out
       cpuPerRequest: Number(median(list.map((s) => s.cpu)).toFixed(2)),
