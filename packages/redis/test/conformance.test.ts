@@ -4,15 +4,9 @@ import { sessionkit } from '@sessionkit/core'
 import { headerCarriage, headerTransport } from './fixtures/transport.js'
 import { sessionConformance, storeConformance } from '@sessionkit/core/testing'
 import { RedisStore, type RedisStoreOptions } from '@sessionkit/redis'
-import { NO_REDIS, REDIS_URL } from './fixtures/redis-server.js'
-import { Redis, type RedisOptions } from 'ioredis'
+import { NO_REDIS, REDIS_URL, redisOptions } from './fixtures/redis-server.js'
+import { Redis } from 'ioredis'
 import { Redis as Redis5 } from 'ioredis5'
-
-/** A redis:// URL as ioredis options, so that more options can go beside it. */
-function redisOptions (url: string): RedisOptions {
-  const { hostname, port } = new URL(url)
-  return { host: hostname, port: Number(port || 6379) }
-}
 
 const prefix = (): string => `sk-test-${randomBytes(6).toString('hex')}:`
 

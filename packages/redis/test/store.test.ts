@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { RedisStore, type RedisStoreOptions } from '@sessionkit/redis'
-import { NO_REDIS, NO_REDIS_SERVER, ownRedis, REDIS_URL } from './fixtures/redis-server.js'
+import { NO_REDIS, NO_REDIS_SERVER, ownRedis, REDIS_URL, redisOptions } from './fixtures/redis-server.js'
 
 const record = (userId: string | null) => ({ version: 1, createdAt: 1, lastSeenAt: 2, userId, data: { a: 1 } })
 
@@ -99,7 +99,7 @@ t.test('options are validated', async (t) => {
 t.test('an owned client pipelines the commands of one turn of the event loop, unless told not to', { skip: NO_REDIS }, async (t) => {
   const prefix = `sk-pipe-${Date.now()}:`
   const ids = ['p', 'q', 'r'].map((c) => c.repeat(43))
-  for (const [connection, queued] of [[REDIS_URL, 3], [{ host: new URL(REDIS_URL).hostname, port: Number(new URL(REDIS_URL).port || 6379), enableAutoPipelining: false }, 0]] as const) {
+  for (const [connection, queued] of [[REDIS_URL, 3], [{ ...redisOptions(REDIS_URL), enableAutoPipelining: false }, 0]] as const) {
     const store = new RedisStore({ connection, prefix })
     t.teardown(() => store.close())
     await store.ready()
