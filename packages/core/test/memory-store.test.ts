@@ -1,6 +1,8 @@
 import t from 'tap'
 import { MemoryStore, type StoredSession } from '@sessionkit/core'
 import { ManualClock } from '@sessionkit/core/testing'
+import { slotOf } from '../src/memory-store.js'
+import { sessionIdOf } from '../src/credential.js'
 
 const record = (userId: string | null = null): StoredSession => ({ version: 1, createdAt: 0, lastSeenAt: 0, userId, data: { a: 1 } })
 const id = (n: number): string => String(n).padStart(43, '0')
@@ -184,4 +186,103 @@ t.test('every time comes back exactly as written, and expiry is exact across the
   t.not(await crossing.get(id(1)), null, 'touched: live until its new expiry')
   clock.advance(1)
   t.equal(await crossing.get(id(1)), null, 'and gone at it')
+})
+
+/** 43-character ids alike at both ends: one slot for all (see `slotOf`). */
+const shared = (n: number): string => 'AAAAA' + String(n).padStart(33, 'x') + 'AAAAA'
+
+t.test('sessions whose ids share a slot are kept apart: read, written, merged, touched, destroyed', async (t) => {
+  const clock = new ManualClock()
+  const store = new MemoryStore({ now: clock.now })
+  t.teardown(() => store.close())
+  const [a, b, c, stranger] = [shared(1), shared(2), shared(3), shared(99)]
+  t.equal(slotOf(a), slotOf(b))
+  t.equal(slotOf(a), slotOf(c))
+  for (const [n, key] of [a, b, c].entries()) t.equal(await store.set(key, { ...record(`u${n}`), data: { n } }, 0, 60_000), true)
+  t.equal(store.size, 3)
+  t.same([a, b, c, stranger].map((key) => store.sync?.get(key)?.data ?? null), [{ n: 0 }, { n: 1 }, { n: 2 }, null])
+  t.equal(await store.set(a, record(), 0, 60_000), false, 'a taken id in the chain is found')
+
+  t.equal(await store.merge(b, new Map([['m', true]]), { lastSeenAt: 1 }, 60_000), 2, 'a merge into the middle of the chain')
+  t.equal(await store.set(c, { ...record('u2'), version: 2, data: { n: 20 } }, 1, 60_000), true, 'a rewrite of the head')
+  t.equal(await store.set(a, { ...record('u0'), version: 2, data: { n: 10 } }, 1, 60_000), true, 'a rewrite of the tail')
+  t.same([a, b, c].map((key) => store.sync?.get(key)?.data), [{ n: 10 }, { n: 1, m: true }, { n: 20 }])
+  t.same([a, b, c].map((key) => store.sync?.get(key)?.version), [2, 2, 2])
+  t.equal(store.size, 3, 'rewrites count no new session')
+
+  clock.advance(10)
+  t.equal(await store.touch(b, clock.now(), 60_000), true)
+  t.equal(await store.touch(stranger, clock.now(), 60_000), false, 'an id not in the chain is no session')
+  t.equal(store.sync?.get(b)?.lastSeenAt, clock.now())
+  t.equal(store.sync?.get(a)?.lastSeenAt, 0, 'the others in the slot are not touched')
+
+  await store.destroy(stranger)
+  t.equal(store.size, 3, 'destroying an id not in the chain removes nothing')
+  await store.destroy(b)
+  t.equal(await store.get(b), null)
+  t.same([a, c].map((key) => store.sync?.get(key)?.data), [{ n: 10 }, { n: 20 }], 'the rest of the chain is kept')
+  t.same(await store.listUserSessions('u1'), [], 'the user index follows')
+  t.equal(await store.destroyUserSessions('u2'), 1)
+  t.equal(await store.get(c), null)
+  t.equal(store.size, 1)
+  await store.destroy(a)
+  t.equal(store.size, 0)
+  t.equal(await store.set(a, record(), 0, 60_000), true, 'an emptied slot takes a new session')
+})
+
+t.test('a sweep walks every chain, and expired sessions leave the rest of their slot', async (t) => {
+  const clock = new ManualClock()
+  const store = new MemoryStore({ now: clock.now })
+  t.teardown(() => store.close())
+  // head first: the later write goes to the front of the chain
+  await store.set(shared(1), record('v'), 0, 5_000)
+  await store.set(shared(2), record('v'), 0, 1_000)
+  await store.set(shared(3), record('v'), 0, 5_000)
+  await store.set(shared(4), record('v'), 0, 1_000)
+  await store.set(id(5), record(), 0, 1_000)
+  clock.advance(2_000)
+  store.sweep()
+  t.equal(store.size, 2)
+  t.same((await store.listUserSessions('v')).map((s) => s.id).sort(), [shared(1), shared(3)])
+  clock.advance(5_000)
+  t.equal(await store.get(shared(1)), null, 'expired, and deleted when read')
+  t.equal(store.size, 1)
+})
+
+t.test('at the cap a slot of two is evicted whole, as recent as the later of them', async (t) => {
+  const store = new MemoryStore({ maxEntries: 3 })
+  t.teardown(() => store.close())
+  await store.set(shared(1), record('w'), 0, 60_000)
+  await store.set(shared(2), record('w'), 0, 60_000)
+  await store.set(id(3), record('w'), 0, 60_000)
+  await store.set(id(4), record('w'), 0, 60_000)
+  t.equal(store.size, 2, 'both sessions of the oldest slot went')
+  t.same((await store.listUserSessions('w')).map((s) => s.id).sort(), [id(3), id(4)])
+
+  await store.set(shared(1), record(), 0, 60_000)
+  await store.touch(id(3), 1, 60_000)
+  // a write of shared(2) makes the slot the most recently active: id(4) is now the oldest
+  await store.set(shared(2), record(), 0, 60_000)
+  t.equal(store.size, 3)
+  t.equal(await store.get(id(4)), null)
+  t.not(await store.get(shared(1)), null, 'kept with the later session of its slot')
+})
+
+t.test('the slots: a digest is read at both ends, any other id hashed whole', async (t) => {
+  const slots = (ids: string[]): number => new Set(ids.map(slotOf)).size
+  const digests = Array.from({ length: 10_000 }, (_, n) => sessionIdOf(`token-${n}`))
+  t.equal(slots(digests), 10_000, '10,000 digests, 10,000 slots')
+  t.equal(slots(Array.from({ length: 10_000 }, (_, n) => `seed-${n}`)), 10_000, 'short ids alike but for their end')
+  t.equal(slots(Array.from({ length: 10_000 }, (_, n) => `s:${n}:` + 'x'.repeat(60))), 10_000, 'long ids alike but for their middle')
+  t.equal(slots(Array.from({ length: 10_000 }, (_, n) => id(n))), 10_000, '43-character ids alike but for their end')
+  for (const key of [...digests.slice(0, 100), 'seed-1', '', 'é'.repeat(43), 'x'.repeat(200)]) {
+    const slot = slotOf(key)
+    t.ok(Number.isInteger(slot) && slot >= 0 && slot < 2 ** 30, `${JSON.stringify(key.slice(0, 12))}: a small integer`)
+  }
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  for (const key of ['seed-1', '', 'é'.repeat(43)]) {
+    t.equal(await store.set(key, { ...record(), data: { key } }, 0, 60_000), true)
+  }
+  t.same(['seed-1', '', 'é'.repeat(43)].map((key) => store.sync?.get(key)?.data), [{ key: 'seed-1' }, { key: '' }, { key: 'é'.repeat(43) }])
 })
