@@ -1,11 +1,13 @@
 // pnpm --filter @sessionkit/bench run pair <scenario> <contender>[:VARIABLE...] ... [--rounds=6]
 // A quick comparison of a few contenders on one scenario, in one run: each in a process of its own,
 // all started and warmed up together, then measured one after the other (1 s each) round after
-// round. Prints each one's median req/s and CPU per request, and the median over the rounds of its
+// round, the order going forwards and backwards by turns (`pairOrder`), so that of any two each is
+// measured first in half the rounds (use an even number of rounds). Prints each one's median req/s and CPU per request, and the median over the rounds of its
 // ratio to the first contender's sample of the same round. `name:VARIABLE` starts that contender
 // with VARIABLE=1 in its environment: the switch of an experiment (see the README's write break-down).
 import autocannon from 'autocannon'
 import { ROUTES, median, sample, startServer, stopServer, target } from './harness.js'
+import { pairOrder } from './schedule.js'
 
 const args = process.argv.slice(2)
 const rounds = Number(args.find((arg) => arg.startsWith('--rounds='))?.slice(9) ?? 6)
@@ -21,11 +23,10 @@ const client = (server) => server.name === 'bare' ? servers.find((other) => othe
 try {
   await Promise.all(servers.map((server) => autocannon({ ...target(server, scenario, client(server)), duration: 2 })))
   const samples = servers.map(() => [])
-  for (let round = 0; round < rounds; round++) {
-    // each round starts one contender further on
-    for (let turn = 0; turn < servers.length; turn++) {
-      const index = (round + turn) % servers.length
-      samples[index].push(await sample(servers[index], scenario, 1, client(servers[index])))
+  // rounds in twos, forwards and backwards (see `pairOrder`)
+  for (const [round, order] of pairOrder(servers.length, rounds).entries()) {
+    for (const index of order) {
+      samples[index][round] = await sample(servers[index], scenario, 1, client(servers[index]))
     }
   }
   const first = samples[0]

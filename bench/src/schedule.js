@@ -22,3 +22,22 @@ export function schedule (names, rounds) {
   }
   return turns
 }
+
+/**
+ * The order in which `pair` measures its `count` contenders in each of `rounds` rounds, as indices.
+ * Rounds go in twos: the first of two measures the list from a starting contender on, the second the
+ * same order backwards, and each two start one contender further on. Of any two contenders, each is
+ * then measured before the other in one round of every two, whatever their places in the list: with
+ * the start alone moving (up to ee8e280), a contender came right after the one listed before it in
+ * every round but one of each `count`, so that a paired comparison of the two measured mostly one
+ * way round.
+ */
+export function pairOrder (count, rounds) {
+  const order = []
+  for (let round = 0; round < rounds; round++) {
+    const shift = Math.floor(round / 2) % count
+    const forward = Array.from({ length: count }, (_, turn) => (shift + turn) % count)
+    order.push(round % 2 === 0 ? forward : forward.reverse())
+  }
+  return order
+}

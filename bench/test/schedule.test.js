@@ -1,5 +1,5 @@
 import t from 'tap'
-import { schedule } from '../src/schedule.js'
+import { pairOrder, schedule } from '../src/schedule.js'
 
 const thirteen = Array.from({ length: 13 }, (_, i) => `c${i}`)
 
@@ -38,5 +38,26 @@ t.test('within a round, turns alternate but where the round wraps around the lis
     const turns = schedule(thirteen, 5).filter((turn) => turn.round === round)
     const repeats = turns.slice(1).filter((turn, i) => turn.bareFirst === turns[i].bareFirst).map((turn) => turn.name)
     t.same(repeats, round === 1 ? [] : ['c0'], `round ${round}`)
+  }
+})
+
+t.test('pair: every contender once per round, and of any two each is measured first in one round of every two', async (t) => {
+  t.same(pairOrder(3, 4), [[0, 1, 2], [2, 1, 0], [1, 2, 0], [0, 2, 1]])
+  for (const count of [1, 2, 3, 5, 6]) {
+    for (const rounds of [2, 4, 6, 10, 12]) {
+      const order = pairOrder(count, rounds)
+      t.ok(order.every((round) => [...round].sort((a, b) => a - b).join() === Array.from({ length: count }, (_, i) => i).join()), `${count} contenders, ${rounds} rounds: each once a round`)
+      for (let a = 0; a < count; a++) {
+        for (let b = a + 1; b < count; b++) {
+          for (let two = 0; two < rounds; two += 2) {
+            const firsts = [order[two], order[two + 1]].map((round) => round.indexOf(a) < round.indexOf(b))
+            t.same(firsts.sort(), [false, true], `${count} contenders, rounds ${two + 1}-${two + 2}: ${a} and ${b}`)
+          }
+        }
+      }
+      const starts = order.filter((_, round) => round % 2 === 0).map((round) => round[0])
+      t.same(starts, starts.map((_, two) => two % count), `${count} contenders, ${rounds} rounds: each two rounds start one contender further on`)
+      t.same(order.filter((_, round) => round % 2 === 1), order.filter((_, round) => round % 2 === 0).map((round) => [...round].reverse()), `${count} contenders, ${rounds} rounds: the second of two goes backwards`)
+    }
   }
 })
