@@ -204,16 +204,16 @@ export class MemoryStore implements SessionStore {
   }
 
   #set (id: string, record: StoredSession, expectedVersion: number, ttl: number): boolean {
-    const current = this.#live(id)
+    const slot = slotOf(id)
+    const current = this.#live(id, slot)
     if ((current?.version ?? 0) !== expectedVersion) return false
     if (current === undefined && this.#count >= this.#maxEntries) this.#evict()
-    this.#write(id, record, frozenValue(record.data) as Readonly<Record<string, unknown>>, current, ttl)
+    this.#write(id, slot, record, frozenValue(record.data) as Readonly<Record<string, unknown>>, current, ttl)
     return true
   }
 
-  #write (id: string, record: StoredSession, data: Readonly<Record<string, unknown>>, current: Entry | undefined, ttl: number): void {
+  #write (id: string, slot: number, record: StoredSession, data: Readonly<Record<string, unknown>>, current: Entry | undefined, ttl: number): void {
     const entry = entryOf(id, record, data, this.#now() + ttl)
-    const slot = slotOf(id)
     const head = this.#sessions.get(slot)
     if (head === undefined) {
       this.#sessions.set(slot, entry)
@@ -235,7 +235,8 @@ export class MemoryStore implements SessionStore {
   }
 
   #merge (id: string, changes: ReadonlyMap<string, unknown>, meta: { lastSeenAt: number, userId?: string | null | undefined }, ttl: number): number | null {
-    const entry = this.#live(id)
+    const slot = slotOf(id)
+    const entry = this.#live(id, slot)
     if (entry === undefined) return null
     // the stored values are frozen already: only the changed ones are copied
     const data: Record<string, unknown> = { ...entry.data }
@@ -245,7 +246,7 @@ export class MemoryStore implements SessionStore {
     }
     Object.freeze(data)
     const record = { version: entry.version + 1, createdAt: createdAt(entry), lastSeenAt: meta.lastSeenAt, userId: meta.userId === undefined ? entry.userId : meta.userId, remembered: entry.remembered, data }
-    this.#write(id, record, data, entry, ttl)
+    this.#write(id, slot, record, data, entry, ttl)
     return record.version
   }
 
@@ -254,10 +255,10 @@ export class MemoryStore implements SessionStore {
   }
 
   #touch (id: string, lastSeenAt: number, ttl: number): boolean {
-    const entry = this.#live(id)
+    const slot = slotOf(id)
+    const entry = this.#live(id, slot)
     if (entry === undefined) return false
     touched(entry, lastSeenAt, this.#now() + ttl)
-    const slot = slotOf(id)
     const head = this.#sessions.get(slot) as Entry
     this.#sessions.delete(slot)
     this.#sessions.set(slot, head)
@@ -337,9 +338,9 @@ export class MemoryStore implements SessionStore {
   /** Deletes every expired session and denylist entry, reading none of them. */
   sweep (): void {
     const now = this.#now()
-    for (const head of this.#sessions.values()) {
+    for (const [slot, head] of this.#sessions) {
       for (let entry: Entry | undefined = head; entry !== undefined; entry = entry.next) {
-        if (expiresAt(entry) <= now) this.#remove(entry.id)
+        if (expiresAt(entry) <= now) this.#drop(entry, slot)
       }
     }
     this.#sweepRevoked(now)
@@ -359,16 +360,17 @@ export class MemoryStore implements SessionStore {
     this.#timer = undefined
   }
 
-  #live (id: string): Entry | undefined {
-    const entry = this.#find(id)
+  /** The live session under `id` (in `slot`, its `slotOf`); an expired one is deleted on sight. */
+  #live (id: string, slot = slotOf(id)): Entry | undefined {
+    const entry = this.#find(id, slot)
     if (entry === undefined) return undefined
     if (expiresAt(entry) > this.#now()) return entry
-    this.#remove(id)
+    this.#drop(entry, slot)
     return undefined
   }
 
-  #find (id: string): Entry | undefined {
-    let entry = this.#sessions.get(slotOf(id))
+  #find (id: string, slot: number): Entry | undefined {
+    let entry = this.#sessions.get(slot)
     while (entry !== undefined && entry.id !== id) entry = entry.next
     return entry
   }
@@ -385,15 +387,19 @@ export class MemoryStore implements SessionStore {
   }
 
   #remove (id: string): void {
-    const entry = this.#find(id)
-    if (entry === undefined) return
     const slot = slotOf(id)
+    const entry = this.#find(id, slot)
+    if (entry !== undefined) this.#drop(entry, slot)
+  }
+
+  /** Deletes a session found in `slot`. */
+  #drop (entry: Entry, slot: number): void {
     const rest = unlinked(this.#sessions.get(slot) as Entry, entry)
     // the slot keeps its place in activity order while a session is left in it
     if (rest === undefined) this.#sessions.delete(slot)
     else this.#sessions.set(slot, rest)
     this.#count--
-    this.#unindex(id, entry.userId)
+    this.#unindex(entry.id, entry.userId)
   }
 
   /** A copy of the user's session ids, safe to iterate while sessions are removed. */
