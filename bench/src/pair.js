@@ -2,9 +2,10 @@
 // A quick comparison of a few contenders on one scenario, in one run: each in a process of its own,
 // all started and warmed up together, then measured one after the other (1 s each) round after
 // round, the order going forwards and backwards by turns (`pairOrder`), so that of any two each is
-// measured first in half the rounds (use an even number of rounds). Prints each one's median req/s and CPU per request, and the median over the rounds of its
-// ratio to the first contender's sample of the same round. `name:VARIABLE` starts that contender
-// with VARIABLE=1 in its environment: the switch of an experiment (see the README's write break-down).
+// measured first in half the rounds (use an even number of rounds). Prints each one's median req/s
+// and CPU per request, and the median over the rounds of its ratio to the first contender's sample
+// of the same round. `name:VARIABLE` starts that contender with VARIABLE=1 in its environment: the
+// switch of an experiment (see the README's write break-down).
 import autocannon from 'autocannon'
 import { ROUTES, median, sample, startServer, stopServer, target } from './harness.js'
 import { pairOrder } from './schedule.js'
