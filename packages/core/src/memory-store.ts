@@ -282,8 +282,12 @@ export class MemoryStore implements SessionStore {
     let count = 0
     for (const id of this.#idsOf(userId)) {
       if (id === exceptId) continue
-      if (this.#live(id) !== undefined) count++
-      this.#remove(id)
+      // the index holds stored sessions alone; each is found once, and dropped whether live or
+      // expired: an expired one is no session to count
+      const slot = slotOf(id)
+      const entry = this.#find(id, slot) as Entry
+      if (expiresAt(entry) > this.#now()) count++
+      this.#drop(entry, slot)
     }
     return count
   }

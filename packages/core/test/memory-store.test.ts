@@ -19,6 +19,22 @@ t.test('the entry cap evicts the least recently active session', async (t) => {
   t.same((await store.listUserSessions('u')).map((s) => s.id).sort(), [id(1), id(3), id(4)])
 })
 
+t.test('destroyUserSessions counts the live sessions it ends, and drops the expired ones too', async (t) => {
+  const clock = new ManualClock()
+  const store = new MemoryStore({ now: clock.now })
+  t.teardown(() => store.close())
+  await store.set(id(1), record('w'), 0, 1_000)
+  await store.set(id(2), record('w'), 0, 5_000)
+  await store.set(id(3), record('w'), 0, 5_000)
+  await store.set(id(4), record('x'), 0, 5_000)
+  clock.advance(2_000)
+  t.equal(store.size, 4, 'the expired session is still held, not swept yet')
+  t.equal(await store.destroyUserSessions('w', id(3)), 1, 'the expired one is not counted, the excepted one is kept')
+  t.equal(store.size, 2, 'the expired one went with the live one')
+  t.same((await store.listUserSessions('w')).map((s) => s.id), [id(3)])
+  t.not(await store.get(id(4)), null, 'another user keeps theirs')
+})
+
 t.test('expired entries are swept on a timer', async (t) => {
   const clock = new ManualClock()
   const store = new MemoryStore({ now: clock.now, sweepInterval: 10 })
