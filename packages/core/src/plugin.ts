@@ -26,6 +26,8 @@ export interface SessionAdmin {
 
 declare module 'fastify' {
   interface FastifyRequest {
+    // not declared `readonly`: `@fastify/secure-session`'s declaration, which `@fastify/flash` brings
+    // in, has it without, and merged declarations must agree (TS2687)
     /**
      * The session of this request: the same contract whichever sessionkit mechanism serves the route.
      * `null` on routes registered with `config: { session: false }` and outside a session plugin's scope.
