@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { calibration } from './calibration.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const report = JSON.parse(readFileSync(join(here, '..', 'results', 'latest.json'), 'utf8'))
@@ -74,6 +75,20 @@ function targetTable () {
   return lines.join('\n')
 }
 
+/** The anchors' reads against the issue's ranges: how far this run's machine is like the one the targets were set on. */
+function calibrationTable () {
+  const standings = calibration(report.rows)
+  const inside = standings.filter((a) => a.standing === 'inside').length
+  const lines = [
+    `Where this run's machine stands: the benchmarks issue quotes each anchor's read as measured on the machines its targets were set on; here ${inside} of ${standings.length} read within those ranges (\`bench/src/calibration.js\`).`,
+    '',
+    '| anchor, read | × bare, this run | the issue\'s range | |',
+    '| --- | ---: | ---: | --- |'
+  ]
+  for (const a of standings) lines.push(`| ${a.label} | ${fixed(a.ratio)} | ${a.low.toFixed(2)}–${a.high.toFixed(2)} | ${a.standing} |`)
+  return lines.join('\n')
+}
+
 function fullTable () {
   const lines = ['| scenario | contender | req/s | p99 ms | × bare | × anchor | CPU µs/req | CPU × bare |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |']
   for (const r of report.rows) {
@@ -100,10 +115,10 @@ function replace (file, body) {
 
 replace(join(here, '..', '..', 'README.md'), [
   summary(), '', sessionkitTable(), '', '![Throughput as a ratio of bare Fastify](bench/results/chart.svg)', '',
-  'Against the targets of the benchmarks issue:', '', targetTable(), ''
+  'Against the targets of the benchmarks issue:', '', targetTable(), '', calibrationTable(), ''
 ].join('\n'))
 replace(join(here, '..', 'README.md'), [
   summary(), '', fullTable(), '', '![Throughput as a ratio of bare Fastify](results/chart.svg)', '',
-  'Against the targets of the benchmarks issue:', '', targetTable(), ''
+  'Against the targets of the benchmarks issue:', '', targetTable(), '', calibrationTable(), ''
 ].join('\n'))
 console.log('README.md and bench/README.md: the latest run written in')
