@@ -96,7 +96,7 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
   const allowed = new Set([base.origin, ...allowedOrigins.map((origin) => new URL(origin).origin)])
   const send = options.fetch ?? globalThis.fetch.bind(globalThis)
   const key = `${namespace}:${mechanism}`
-  const areas = options.storageAreas ?? (globalThis as object)
+  const areas = options.storageAreas ?? pageAreas(globalThis)
   // a credential lives in one of two areas (remembered: localStorage), or in memory only
   const stored = storage === 'memory' ? null : { session: new SafeStorage(storageArea('session', areas)), local: new SafeStorage(storageArea('local', areas)) }
   let area = stored === null ? new SafeStorage(null) : storage === 'local' ? stored.local : stored.session
@@ -289,4 +289,13 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
       listeners.clear()
     }
   }
+}
+
+/**
+ * The storage areas a client takes by default: a page's own, and none outside a page (memory). A
+ * `sessionStorage` outside a page is no tab's: Node.js 25 and later have one for the whole process,
+ * which every user of a server-side client would share, each one's login overwriting the others'.
+ */
+function pageAreas (scope: { document?: unknown }): object {
+  return scope.document === undefined ? {} : scope
 }

@@ -1,19 +1,50 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createSessionClient } from '@sessionkit/web-storage'
 import { Area } from './fixtures/areas.js'
 import { server } from './fixtures/servers.js'
 
 const login = { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' }
 
-t.test('a page\'s own origin is the default base; no storage in the scope means memory', async (t) => {
+/**
+ * Sets globals for one test, as a page or a Node.js process would have them (Node.js 25 and later
+ * have a `sessionStorage` of their own), and puts back what was there.
+ */
+function withGlobals (t: Test, globals: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(globals)) {
+    const before = Object.getOwnPropertyDescriptor(globalThis, name)
+    Object.defineProperty(globalThis, name, { value, configurable: true, writable: true })
+    t.teardown(() => {
+      if (before === undefined) Reflect.deleteProperty(globalThis, name)
+      else Object.defineProperty(globalThis, name, before)
+    })
+  }
+}
+
+t.test('outside a page, a sessionStorage in the scope is no tab\'s: memory, each client its own', async (t) => {
   const { base } = await server(t, 'header')
-  const scope = globalThis as { location?: { origin: string } }
-  scope.location = { origin: base }
-  t.teardown(() => { delete scope.location })
+  const shared = new Area()
+  withGlobals(t, { location: { origin: base }, sessionStorage: shared, localStorage: new Area() })
+  const alice = createSessionClient({ mechanism: 'header', crossTab: false })
+  t.teardown(() => alice.close())
+  await alice.fetch('/login', login)
+  t.same(alice.state(), { authenticated: true, inMemory: true, remembered: false }, 'logged in, in memory')
+  t.same([...shared.items.keys()], [], 'nothing written to the process\'s sessionStorage')
+  const bob = createSessionClient({ mechanism: 'header', crossTab: false })
+  t.teardown(() => bob.close())
+  await bob.fetch('/login', { ...login, body: '{"user":"bob"}' })
+  t.same(await (await alice.fetch('/me')).json(), { user: 'alice' }, 'one client\'s login does not become another\'s')
+  t.same(await (await bob.fetch('/me')).json(), { user: 'bob' })
+})
+
+t.test('in a page, the page\'s own sessionStorage is the default', async (t) => {
+  const { base } = await server(t, 'header')
+  const page = new Area()
+  withGlobals(t, { location: { origin: base }, document: {}, sessionStorage: page, localStorage: new Area() })
   const c = createSessionClient({ mechanism: 'header', crossTab: false })
   t.teardown(() => c.close())
   await c.fetch('/login', login)
-  t.same(c.state(), { authenticated: true, inMemory: true, remembered: false })
+  t.same(c.state(), { authenticated: true, inMemory: false, remembered: false })
+  t.same([...page.items.keys()], ['sessionkit:header'])
 })
 
 t.test('a response header that is not a credential is ignored', async (t) => {
