@@ -36,7 +36,11 @@ export interface SessionClientOptions {
   storageAreas?: { sessionStorage?: StorageLike | undefined, localStorage?: StorageLike | undefined } | undefined
   /** A stored value longer than this is dropped unread. @default 20000 */
   maxStoredLength?: number | undefined
-  /** Tell other tabs of logouts (BroadcastChannel) and follow theirs. @default true */
+  /**
+   * Tell other tabs of logouts (BroadcastChannel) and follow theirs. Outside a page there are no
+   * tabs: a BroadcastChannel there reaches every client of the process (and its worker threads),
+   * other users' included. @default true in a page, false outside one
+   */
   crossTab?: boolean | undefined
   /** The clock (epoch ms), for expiry checks. @default Date.now */
   now?: (() => number) | undefined
@@ -80,9 +84,11 @@ const LOGOUT = 'logout'
  * rotations, clears it when the server says so, and refreshes JWTs one at a time.
  */
 export function createSessionClient (options: SessionClientOptions): SessionClient {
+  const scope = globalThis as { document?: unknown, location?: { origin?: string }, addEventListener?: typeof addEventListener, removeEventListener?: typeof removeEventListener }
+  const inPage = scope.document !== undefined
   const {
     mechanism, storage = 'session', allowedOrigins = [], namespace = 'sessionkit', refreshUrl = '/refresh',
-    logoutUrl = '/logout', maxStoredLength = 20_000, crossTab = true, now = Date.now
+    logoutUrl = '/logout', maxStoredLength = 20_000, crossTab = inPage, now = Date.now
   } = options
   if (mechanism !== 'header' && mechanism !== 'jwt') throw new TypeError('mechanism must be "header" or "jwt"')
   if (storage !== 'session' && storage !== 'local' && storage !== 'memory') throw new TypeError('storage must be "session", "local" or "memory"')
@@ -90,13 +96,15 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
   if (typeof header !== 'string' || !/^[A-Za-z0-9-]+$/.test(header) || /^(authorization|cookie|x-refresh-token)$/i.test(header)) {
     throw new TypeError('header must be a header name of letters, digits and "-", other than authorization, cookie and x-refresh-token')
   }
-  const scope = globalThis as { location?: { origin?: string }, addEventListener?: typeof addEventListener, removeEventListener?: typeof removeEventListener }
   const base = new URL(options.baseUrl ?? scope.location?.origin ?? 'invalid:')
   if (base.origin === 'null') throw new TypeError('baseUrl is required outside a page: the origin the credential belongs to')
   const allowed = new Set([base.origin, ...allowedOrigins.map((origin) => new URL(origin).origin)])
   const send = options.fetch ?? globalThis.fetch.bind(globalThis)
   const key = `${namespace}:${mechanism}`
-  const areas = options.storageAreas ?? pageAreas(globalThis)
+  // outside a page, no storage area is a tab's: Node.js 25 and later have a sessionStorage of the
+  // whole process, which every user of a server-side client would share, each login overwriting
+  // the others'
+  const areas = options.storageAreas ?? (inPage ? scope as object : {})
   // a credential lives in one of two areas (remembered: localStorage), or in memory only
   const stored = storage === 'memory' ? null : { session: new SafeStorage(storageArea('session', areas)), local: new SafeStorage(storageArea('local', areas)) }
   let area = stored === null ? new SafeStorage(null) : storage === 'local' ? stored.local : stored.session
@@ -289,13 +297,4 @@ export function createSessionClient (options: SessionClientOptions): SessionClie
       listeners.clear()
     }
   }
-}
-
-/**
- * The storage areas a client takes by default: a page's own, and none outside a page (memory). A
- * `sessionStorage` outside a page is no tab's: Node.js 25 and later have one for the whole process,
- * which every user of a server-side client would share, each one's login overwriting the others'.
- */
-function pageAreas (scope: { document?: unknown }): object {
-  return scope.document === undefined ? {} : scope
 }

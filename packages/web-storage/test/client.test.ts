@@ -312,8 +312,8 @@ t.test('logout in one tab ends the others (BroadcastChannel); a local storage ev
   scope.removeEventListener = target.removeEventListener.bind(target)
   t.teardown(() => { delete scope.addEventListener; delete scope.removeEventListener })
   const namespace = `tabs-${Date.now()}`
-  const one = createSessionClient({ mechanism: 'header', baseUrl: base, storage: 'local', namespace, storageAreas: { localStorage: shared } })
-  const two = createSessionClient({ mechanism: 'header', baseUrl: base, storage: 'session', namespace, storageAreas: { sessionStorage: new Area() } })
+  const one = createSessionClient({ mechanism: 'header', baseUrl: base, storage: 'local', namespace, crossTab: true, storageAreas: { localStorage: shared } })
+  const two = createSessionClient({ mechanism: 'header', baseUrl: base, storage: 'session', namespace, crossTab: true, storageAreas: { sessionStorage: new Area() } })
   t.teardown(() => { one.close(); two.close() })
   await two.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' })
   t.equal(two.state().authenticated, true)

@@ -20,31 +20,43 @@ function withGlobals (t: Test, globals: Record<string, unknown>): void {
   }
 }
 
-t.test('outside a page, a sessionStorage in the scope is no tab\'s: memory, each client its own', async (t) => {
+t.test('outside a page, a sessionStorage in the scope is no tab\'s, nor are other clients: memory, each client its own', async (t) => {
   const { base } = await server(t, 'header')
   const shared = new Area()
   withGlobals(t, { location: { origin: base }, sessionStorage: shared, localStorage: new Area() })
-  const alice = createSessionClient({ mechanism: 'header', crossTab: false })
+  const alice = createSessionClient({ mechanism: 'header' })
   t.teardown(() => alice.close())
   await alice.fetch('/login', login)
   t.same(alice.state(), { authenticated: true, inMemory: true, remembered: false }, 'logged in, in memory')
   t.same([...shared.items.keys()], [], 'nothing written to the process\'s sessionStorage')
-  const bob = createSessionClient({ mechanism: 'header', crossTab: false })
+  const bob = createSessionClient({ mechanism: 'header' })
   t.teardown(() => bob.close())
   await bob.fetch('/login', { ...login, body: '{"user":"bob"}' })
   t.same(await (await alice.fetch('/me')).json(), { user: 'alice' }, 'one client\'s login does not become another\'s')
   t.same(await (await bob.fetch('/me')).json(), { user: 'bob' })
+  await alice.logout()
+  // a logout told to other tabs would arrive within a turn or two of the event loop
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(await (await bob.fetch('/me')).json(), { user: 'bob' }, 'nor does its logout end another\'s')
 })
 
-t.test('in a page, the page\'s own sessionStorage is the default', async (t) => {
+t.test('in a page, the page\'s own sessionStorage is the default, and logouts reach the other tabs', async (t) => {
   const { base } = await server(t, 'header')
   const page = new Area()
   withGlobals(t, { location: { origin: base }, document: {}, sessionStorage: page, localStorage: new Area() })
-  const c = createSessionClient({ mechanism: 'header', crossTab: false })
+  const namespace = `page-${Date.now()}`
+  const c = createSessionClient({ mechanism: 'header', namespace })
   t.teardown(() => c.close())
   await c.fetch('/login', login)
   t.same(c.state(), { authenticated: true, inMemory: false, remembered: false })
-  t.same([...page.items.keys()], ['sessionkit:header'])
+  t.same([...page.items.keys()], [`${namespace}:header`])
+  // another tab: an area of its own
+  const other = createSessionClient({ mechanism: 'header', namespace, storageAreas: { sessionStorage: new Area() } })
+  t.teardown(() => other.close())
+  await other.fetch('/login', login)
+  const ended = new Promise<boolean>((resolve) => other.onChange((state) => resolve(state.authenticated)))
+  await c.logout()
+  t.equal(await ended, false, 'the other tab heard the logout')
 })
 
 t.test('a response header that is not a credential is ignored', async (t) => {
