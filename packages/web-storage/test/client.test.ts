@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { createSessionClient, type SessionClientOptions } from '@sessionkit/web-storage'
 import { Area, RefusingArea } from './fixtures/areas.js'
+import { withGlobals } from './fixtures/globals.js'
 import { server } from './fixtures/servers.js'
 
 const key = (mechanism: string): string => `sessionkit:${mechanism}`
@@ -307,10 +308,7 @@ t.test('logout in one tab ends the others (BroadcastChannel); a local storage ev
   const { base } = await server(t, 'header')
   const shared = new Area()
   const target = new EventTarget()
-  const scope = globalThis as unknown as { addEventListener?: unknown, removeEventListener?: unknown }
-  scope.addEventListener = target.addEventListener.bind(target)
-  scope.removeEventListener = target.removeEventListener.bind(target)
-  t.teardown(() => { delete scope.addEventListener; delete scope.removeEventListener })
+  withGlobals(t, { addEventListener: target.addEventListener.bind(target), removeEventListener: target.removeEventListener.bind(target) })
   const namespace = `tabs-${Date.now()}`
   const one = createSessionClient({ mechanism: 'header', baseUrl: base, storage: 'local', namespace, crossTab: true, storageAreas: { localStorage: shared } })
   const two = createSessionClient({ mechanism: 'header', baseUrl: base, storage: 'session', namespace, crossTab: true, storageAreas: { sessionStorage: new Area() } })

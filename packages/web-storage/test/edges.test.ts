@@ -1,24 +1,10 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { createSessionClient } from '@sessionkit/web-storage'
 import { Area } from './fixtures/areas.js'
+import { withGlobals } from './fixtures/globals.js'
 import { server } from './fixtures/servers.js'
 
 const login = { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' }
-
-/**
- * Sets globals for one test, as a page or a Node.js process would have them (Node.js 25 and later
- * have a `sessionStorage` of their own), and puts back what was there.
- */
-function withGlobals (t: Test, globals: Record<string, unknown>): void {
-  for (const [name, value] of Object.entries(globals)) {
-    const before = Object.getOwnPropertyDescriptor(globalThis, name)
-    Object.defineProperty(globalThis, name, { value, configurable: true, writable: true })
-    t.teardown(() => {
-      if (before === undefined) Reflect.deleteProperty(globalThis, name)
-      else Object.defineProperty(globalThis, name, before)
-    })
-  }
-}
 
 t.test('outside a page, a sessionStorage in the scope is no tab\'s, nor are other clients: memory, each client its own', async (t) => {
   const { base } = await server(t, 'header')
