@@ -15,6 +15,7 @@ import { sessionkitQuery } from '@sessionkit/query'
 import { sessionkitJwt } from '@sessionkit/jwt'
 import { RedisStore } from '@sessionkit/redis'
 import { join, resolve } from 'node:path'
+import { byHand } from './by-hand.js'
 
 const SECRET = 'bench-secret-0123456789abcdef-0123456789abcdef'
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -174,6 +175,13 @@ export const contenders = {
       await app.register(mgcreaSession, { secret: SECRET, cookieName: 'sid', cookie: { maxAge: 86400 } })
       getSetRoutes(app)
     },
+    credential: byCookie
+  },
+  // a reference, run only when named (`--only`, `pair`, `instr`, `native`): a cookie session
+  // written by hand with sessionkit's guarantees and nothing else (src/by-hand.js)
+  'by-hand': {
+    kind: 'reference',
+    build: (app) => { byHand(app, SECRET) },
     credential: byCookie
   },
   'sessionkit-cookie': {

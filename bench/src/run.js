@@ -37,7 +37,8 @@ const ANCHOR = {
 /** The no-session route only means something where sessions are server-side. */
 const PLAIN = ['bare-control', 'fastify-session', 'sessionkit-cookie', 'sessionkit-header', 'sessionkit-query', 'baseline-cookie', 'baseline-header', 'baseline-query']
 
-const names = Object.keys(contenders).filter((name) => name !== 'bare' && (only === undefined || only.includes(name)))
+// a reference (by-hand) only when named
+const names = Object.keys(contenders).filter((name) => name !== 'bare' && (only === undefined ? contenders[name].kind !== 'reference' : only.includes(name)))
 
 /**
  * Load not recorded, on both servers of a pair at once, before their first measurement of a
