@@ -177,10 +177,12 @@ export const contenders = {
     },
     credential: byCookie
   },
-  // a reference, run only when named (`--only`, `pair`, `instr`, `native`): a cookie session
-  // written by hand with sessionkit's guarantees and nothing else (src/by-hand.js)
+  // a reference: a cookie session written by hand with sessionkit's guarantees and nothing else
+  // (src/by-hand.js). A full run measures its write only (`full`, see src/yardstick.js); every
+  // scenario where it is named (`--only`, `pair`, `instr`, `native`).
   'by-hand': {
     kind: 'reference',
+    full: ['write'],
     build: (app) => { byHand(app, SECRET) },
     credential: byCookie
   },

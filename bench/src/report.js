@@ -5,10 +5,10 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { calibration } from './calibration.js'
+import { MECHANISMS, overHand } from './yardstick.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const report = JSON.parse(readFileSync(join(here, '..', 'results', 'latest.json'), 'utf8'))
-const MECHANISMS = ['sessionkit-cookie', 'sessionkit-header', 'sessionkit-query']
 
 const row = (scenario, contender) => report.rows.find((r) => r.scenario === scenario && r.contender === contender)
 const fixed = (value) => value === undefined || value === null ? 'n/a' : value.toFixed(2)
@@ -40,6 +40,23 @@ function targets () {
   check('cookie / header / query read >= 0.85 of bare', MECHANISMS.map((m) => ['read', m]), 0.85, vsBare)
   check('... and >= 1.8x `@fastify/session`', MECHANISMS.map((m) => ['read', m]), 1.8, vsAnchor)
   check('cookie / header / query write >= 0.70 of bare', MECHANISMS.map((m) => ['write', m]), 0.7, vsBare)
+  const yardstick = overHand(report.rows)
+  if (yardstick !== null) {
+    list.push({
+      label: 'for scale: the same write by hand (`by-hand`: a 256-bit token signed, stored under its hash, sent in a cookie), no target',
+      values: yardstick.hand.vsBare.toFixed(3),
+      spread: spread(yardstick.hand),
+      cpu: fixed(yardstick.hand.cpuVsBare),
+      met: null
+    })
+    list.push({
+      label: '... cookie / header / query write over `by-hand`\'s, no target',
+      values: yardstick.mechanisms.map(({ ratio }) => fixed(ratio)).join(' / '),
+      spread: '',
+      cpu: '',
+      met: null
+    })
+  }
   check('jwt read >= 0.85 of bare', [['read', 'sessionkit-jwt']], 0.85, vsBare)
   check('jwt read >= 1.3x `@fastify/jwt` (revocation on)', [['read', 'sessionkit-jwt']], 1.3, vsAnchor)
   check('Redis read >= 1.3x `@fastify/session` + connect-redis', [['read', 'sessionkit-cookie+redis']], 1.3, vsAnchor)

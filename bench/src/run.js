@@ -37,8 +37,12 @@ const ANCHOR = {
 /** The no-session route only means something where sessions are server-side. */
 const PLAIN = ['bare-control', 'fastify-session', 'sessionkit-cookie', 'sessionkit-header', 'sessionkit-query', 'baseline-cookie', 'baseline-header', 'baseline-query']
 
-// a reference (by-hand) only when named
-const names = Object.keys(contenders).filter((name) => name !== 'bare' && (only === undefined ? contenders[name].kind !== 'reference' : only.includes(name)))
+// a reference (by-hand) where named, and in a full run on the scenarios it lists (`full`)
+const names = Object.keys(contenders).filter((name) => name !== 'bare' && (only === undefined ? contenders[name].kind !== 'reference' || (full && contenders[name].full !== undefined) : only.includes(name)))
+/** Whether this run measures `name` on `scenario`. */
+const measures = (name, scenario) => scenario === 'plain'
+  ? PLAIN.includes(name)
+  : only !== undefined || contenders[name].kind !== 'reference' || contenders[name].full.includes(scenario)
 
 /**
  * Load not recorded, on both servers of a pair at once, before their first measurement of a
@@ -63,7 +67,7 @@ async function measureContender (name, bareFirst) {
   const results = {}
   try {
     for (const scenario of mode.scenarios) {
-      if (scenario === 'plain' && !PLAIN.includes(name)) continue
+      if (!measures(name, scenario)) continue
       await warmUp([server, bare], scenario)
       let own, reference
       if (bareFirst) {
