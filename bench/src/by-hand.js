@@ -6,9 +6,9 @@
 // node:crypto (drawn and hashed in batches, as sessionkit does), signed by HMAC-SHA256, stored under
 // its SHA-256 as a JSON record with its times, handed out in an HttpOnly cookie with
 // `Cache-Control: no-store`. None of the rest: no expiry, no versions, no cap, no CSRF guard, no
-// coded errors, no duplicate-cookie check. Left out of the full matrix; `pnpm --filter
-// @sessionkit/bench run pair write bare by-hand sessionkit-cookie` (or `instr`, `native`) puts it
-// beside the real thing.
+// coded errors, no duplicate-cookie check. A full run measures its write (src/yardstick.js);
+// `pnpm --filter @sessionkit/bench run pair write bare by-hand sessionkit-cookie` (or `instr`,
+// `native`) puts it beside the real thing in any scenario.
 import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto'
 
 /** How many tokens are drawn and signed at once. */

@@ -37,12 +37,17 @@ const ANCHOR = {
 /** The no-session route only means something where sessions are server-side. */
 const PLAIN = ['bare-control', 'fastify-session', 'sessionkit-cookie', 'sessionkit-header', 'sessionkit-query', 'baseline-cookie', 'baseline-header', 'baseline-query']
 
-// a reference (by-hand) where named, and in a full run on the scenarios it lists (`full`)
-const names = Object.keys(contenders).filter((name) => name !== 'bare' && (only === undefined ? contenders[name].kind !== 'reference' || (full && contenders[name].full !== undefined) : only.includes(name)))
-/** Whether this run measures `name` on `scenario`. */
-const measures = (name, scenario) => scenario === 'plain'
-  ? PLAIN.includes(name)
-  : only !== undefined || contenders[name].kind !== 'reference' || contenders[name].full.includes(scenario)
+/**
+ * Whether this run measures `name` on `scenario`: the no-session route where it means something, and
+ * a reference (by-hand) where named, or in a full run on the scenarios it lists (`full`).
+ */
+function measures (name, scenario) {
+  if (scenario === 'plain' && !PLAIN.includes(name)) return false
+  const { kind, full: inFull } = contenders[name]
+  return only !== undefined || kind !== 'reference' || (full && inFull !== undefined && inFull.includes(scenario))
+}
+// every contender this run measures on one scenario at least (bare is beside each)
+const names = Object.keys(contenders).filter((name) => name !== 'bare' && (only === undefined || only.includes(name)) && mode.scenarios.some((scenario) => measures(name, scenario)))
 
 /**
  * Load not recorded, on both servers of a pair at once, before their first measurement of a
